@@ -1,0 +1,361 @@
+"""Datasets for the course (taught in notebooks/00_setup.ipynb and 02_toy_gans.ipynb).
+
+Images are always returned scaled to **[-1, 1]**, the range of the generator's ``tanh`` output:
+a real batch in [0, 1] against a tanh generator is one of the classic bugs (notebook 05).
+
+Fashion-MNIST works offline: the IDX files are read from ``$GAN_COURSE_DATA`` or
+``/usr/share/datasets/fashion-mnist/`` (Debian package ``dataset-fashion-mnist``) before any
+download is tried. Online, torchvision downloads MNIST, Fashion-MNIST and CIFAR-10 (its checksums
+apply).
+"""
+from __future__ import annotations
+
+import gzip
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+DATASETS = ("fashion-mnist", "mnist", "cifar10")
+SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+
+
+class DataUnavailableError(RuntimeError):
+    """The dataset is neither on disk nor downloadable; the message says what to do."""
+
+
+def default_root() -> Path:
+    """Where downloads go: ``$GAN_COURSE_DATA`` if set, else ``~/.cache/gan_course/data``."""
+    env = os.environ.get("GAN_COURSE_DATA")
+    return Path(env) if env else Path.home() / ".cache" / "gan_course" / "data"
+
+
+def downloads_allowed() -> bool:
+    """False when ``GAN_COURSE_OFFLINE=1``: never touch the network (tests use it)."""
+    return os.environ.get("GAN_COURSE_OFFLINE", "").strip().lower() not in {"1", "true", "yes"}
+
+
+class ImageDataset(Dataset):
+    """Images kept as one uint8 tensor ``(N, C, H, W)``; items are float in [-1, 1] plus label.
+
+    Keeping uint8 makes a 64x64 CIFAR-10 fit in ~600 MB; the [-1, 1] scaling
+    (``x / 127.5 - 1``) happens per item or per batch (:class:`InMemoryLoader`).
+    """
+
+    def __init__(self, images_u8: torch.Tensor, labels: torch.Tensor, name: str, classes=()):
+        if images_u8.dtype != torch.uint8 or images_u8.dim() != 4:
+            raise ValueError("ImageDataset wants a uint8 tensor shaped (N, C, H, W)")
+        self.images = images_u8
+        self.labels = labels.long()
+        self.name = name
+        self.classes = tuple(classes)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, i):
+        return to_float(self.images[i]), int(self.labels[i])
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])
+
+    def __repr__(self) -> str:
+        c, h, w = self.image_shape
+        return f"ImageDataset({self.name!r}, n={len(self)}, shape=({c}, {h}, {w}), range=[-1, 1])"
+
+
+def to_float(x_u8: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float32 [-1, 1] (the tanh range)."""
+    return x_u8.float().div_(127.5).sub_(1.0)
+
+
+# ---------------------------------------------------------------- IDX files (MNIST format)
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    magic = int.from_bytes(data[0:4], "big")
+    ndim = magic & 0xFF
+    if (magic >> 8) != 0x08:  # 0x08 = unsigned byte
+        raise ValueError(f"{path} is not an unsigned-byte IDX file")
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    return arr.reshape(dims)
+
+
+def _find_idx(directory: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz"):
+        for cand in (directory / name, directory / "raw" / name):
+            if cand.is_file():
+                return cand
+    return None
+
+
+def _local_idx_dirs(name: str, root: Path | None) -> list[Path]:
+    dirs = []
+    if root is not None:
+        dirs += [Path(root), Path(root) / name, Path(root) / name.replace("-", "_")]
+    env = os.environ.get("GAN_COURSE_DATA")
+    if env:
+        dirs += [Path(env), Path(env) / name]
+    if name == "fashion-mnist":
+        dirs.append(SYSTEM_FASHION_MNIST)
+    return dirs
+
+
+def _load_idx_pair(name: str, root: Path | None, train: bool):
+    prefix = "train" if train else "t10k"
+    for d in _local_idx_dirs(name, root):
+        img = _find_idx(d, f"{prefix}-images-idx3-ubyte")
+        lab = _find_idx(d, f"{prefix}-labels-idx1-ubyte")
+        if img is not None and lab is not None:
+            x = torch.from_numpy(_read_idx(img).copy()).unsqueeze(1)  # (N, 28, 28) -> (N, 1, 28, 28)
+            y = torch.from_numpy(_read_idx(lab).astype(np.int64))
+            return x, y
+    return None
+
+
+def _missing_message(name: str, root: Path, reason: str) -> str:
+    lines = [f"Could not load the {name!r} dataset: {reason}", "Fix it in one of these ways:"]
+    if name == "fashion-mnist":
+        lines.append("  - install the offline copy: sudo apt-get install dataset-fashion-mnist "
+                     f"(files land in {SYSTEM_FASHION_MNIST}/)")
+    lines += [
+        "  - connect to the internet (and unset GAN_COURSE_OFFLINE) so torchvision can download it",
+        f"  - or put the files in a folder and set GAN_COURSE_DATA=/that/folder (looked in: {root})",
+    ]
+    if name != "fashion-mnist":
+        lines.append("  - or use dataset='fashion-mnist', which works offline")
+    return "\n".join(lines)
+
+
+def _torchvision_download(name: str, root: Path, train: bool, download: bool):
+    import torchvision
+
+    cls = {"fashion-mnist": torchvision.datasets.FashionMNIST,
+           "mnist": torchvision.datasets.MNIST,
+           "cifar10": torchvision.datasets.CIFAR10}[name]
+    try:
+        ds = cls(root=str(root), train=train, download=download)
+    except RuntimeError as e:  # torchvision: "Dataset not found. You can use download=True ..."
+        raise DataUnavailableError(_missing_message(name, root, f"not found on disk ({e})")) from None
+    except OSError as e:  # URLError, socket errors, ... (no network)
+        raise DataUnavailableError(_missing_message(name, root, f"download failed ({e})")) from None
+    if name == "cifar10":
+        x = torch.from_numpy(np.ascontiguousarray(ds.data)).permute(0, 3, 1, 2).contiguous()  # (N,32,32,3)->(N,3,32,32)
+        y = torch.tensor(ds.targets, dtype=torch.long)
+    else:
+        x = ds.data.unsqueeze(1).contiguous()  # (N, 28, 28) -> (N, 1, 28, 28)
+        y = ds.targets.long()
+    return x, y
+
+
+def resize_images(x_u8: torch.Tensor, image_size: int) -> torch.Tensor:
+    """Bring uint8 images ``(N, C, h, w)`` to ``image_size`` (square).
+
+    28 -> 32 pads 2 background pixels per side (keeps every pixel exact, as LeNet did);
+    any other change resizes bilinearly (28 -> 64, 32 -> 64).
+    """
+    h = x_u8.shape[-1]
+    if image_size == h:
+        return x_u8
+    if image_size < 8:
+        raise ValueError(f"image_size={image_size} is too small; use 28, 32 or 64")
+    if h == 28 and image_size == 32:
+        # background is the darkest value (0): Fashion-MNIST/MNIST have black backgrounds
+        return F.pad(x_u8, (2, 2, 2, 2), value=0)
+    out = []
+    for chunk in x_u8.split(4096):
+        y = F.interpolate(chunk.float(), size=(image_size, image_size), mode="bilinear",
+                          align_corners=False, antialias=image_size < h)
+        out.append(y.round_().clamp_(0, 255).to(torch.uint8))
+    return torch.cat(out)
+
+
+def load_dataset(name: str, root=None, train: bool = True, image_size: int | None = None,
+                 download: bool | None = None) -> ImageDataset:
+    """Load ``"fashion-mnist"``, ``"mnist"`` or ``"cifar10"`` as an :class:`ImageDataset`.
+
+    Items are ``(image, label)`` with ``image`` a float tensor ``(C, H, W)`` **in [-1, 1]** (the
+    tanh range of the generators). ``image_size`` pads/resizes the native 28x28 (or 32x32) images
+    to 32 or 64. ``download=None`` downloads only when files are missing and the network is
+    allowed (``GAN_COURSE_OFFLINE`` unset).
+
+    Raises ``ValueError`` for an unknown name and :class:`DataUnavailableError` (with the fixes
+    spelled out) when the data is neither on disk nor downloadable.
+    """
+    key = name.lower().replace("_", "-")
+    key = {"fashionmnist": "fashion-mnist", "cifar-10": "cifar10"}.get(key, key)
+    if key not in DATASETS:
+        raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS)}")
+    root_path = Path(root) if root is not None else default_root()
+    if download is None:
+        download = downloads_allowed()
+
+    found = _load_idx_pair(key, root_path, train) if key != "cifar10" else None
+    if found is None:
+        if not download:
+            # Let torchvision look in its own layout under root, without touching the network.
+            found = _torchvision_download(key, root_path, train, download=False)
+        else:
+            found = _torchvision_download(key, root_path, train, download=True)
+    x, y = found
+    if image_size is not None:
+        x = resize_images(x, int(image_size))
+    classes = {"fashion-mnist": FASHION_MNIST_CLASSES, "cifar10": CIFAR10_CLASSES}.get(key, tuple(map(str, range(10))))
+    return ImageDataset(x, y, key, classes)
+
+
+def synthetic_images(n: int = 1024, channels: int = 3, image_size: int = 32, seed: int = 0) -> ImageDataset:
+    """Smooth random colour blobs, a stand-in for CIFAR-10 where it cannot be downloaded (tests,
+    smoke runs of notebook 08). Deterministic for a seed; not a benchmark of anything."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, channels, 4, 4, generator=g)
+    x = F.interpolate(coarse, size=(image_size, image_size), mode="bicubic", align_corners=False)
+    x = (x.clamp(0, 1) * 255).round().to(torch.uint8)
+    y = torch.randint(0, 10, (n,), generator=g)
+    return ImageDataset(x, y, "synthetic")
+
+
+# ---------------------------------------------------------------- in-memory loader
+class InMemoryLoader:
+    """The whole dataset as one tensor on ``device``; batches by indexing, no DataLoader workers.
+
+    Reshuffled every epoch with a permutation drawn from its own generator seeded by
+    ``(seed, epoch)``, so the batch order is reproducible and resumable: ``state_dict()`` is just
+    ``(epoch, position)``. Yields float batches ``(B, C, H, W)`` in [-1, 1] (labels with
+    ``with_labels=True``). Iteration is endless; use :meth:`epoch_batches` for one pass.
+    """
+
+    def __init__(self, dataset, batch_size: int, device="cpu", seed: int = 0,
+                 drop_last: bool = True, with_labels: bool = False):
+        if isinstance(dataset, ImageDataset):
+            images, labels, self._u8 = dataset.images, dataset.labels, True
+        elif isinstance(dataset, torch.Tensor):
+            images, labels = dataset, torch.zeros(len(dataset), dtype=torch.long)
+            self._u8 = dataset.dtype == torch.uint8
+        else:
+            raise TypeError("InMemoryLoader takes an ImageDataset or a tensor")
+        self.device = torch.device(device)
+        self.images = images.to(self.device)
+        self.labels = labels.to(self.device)
+        self.n = images.shape[0]
+        self.batch_size = int(batch_size)
+        if self.batch_size > self.n and drop_last:
+            raise ValueError(f"batch_size={batch_size} is larger than the dataset ({self.n})")
+        self.drop_last = drop_last
+        self.with_labels = with_labels
+        self.seed = seed
+        self.epoch = 0
+        self.position = 0
+        self._perm = None
+
+    def __len__(self) -> int:
+        return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return torch.randperm(self.n, generator=g).to(self.device)
+
+    def next_batch(self):
+        if self._perm is None:
+            self._perm = self._permutation(self.epoch)
+        if self.position >= len(self):
+            self.epoch += 1
+            self.position = 0
+            self._perm = self._permutation(self.epoch)
+        start = self.position * self.batch_size
+        idx = self._perm[start:start + self.batch_size]
+        self.position += 1
+        x = self.images.index_select(0, idx)
+        x = to_float(x) if self._u8 else x
+        if self.with_labels:
+            return x, self.labels.index_select(0, idx)
+        return x
+
+    def __iter__(self):
+        while True:
+            yield self.next_batch()
+
+    def epoch_batches(self):
+        """One pass over the data (the rest of the current epoch)."""
+        for _ in range(len(self) - self.position):
+            yield self.next_batch()
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "position": self.position, "seed": self.seed}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.position, self.seed = int(state["epoch"]), int(state["position"]), int(state["seed"])
+        self._perm = self._permutation(self.epoch)
+
+
+# ---------------------------------------------------------------- toy distributions (notebook 02)
+def gaussian_1d(n: int, mean: float = 4.0, std: float = 1.25, generator=None) -> torch.Tensor:
+    """n samples ``(n, 1)`` from N(mean, std^2)."""
+    return mean + std * torch.randn(n, 1, generator=generator)
+
+
+def mixture_1d(n: int, means=(-2.0, 2.0), stds=(0.5, 0.5), weights=None, generator=None) -> torch.Tensor:
+    """n samples ``(n, 1)`` from a 1-D Gaussian mixture (default: bimodal at +-2)."""
+    means = torch.as_tensor(means, dtype=torch.float32)
+    stds = torch.as_tensor(stds, dtype=torch.float32)
+    w = torch.full((len(means),), 1.0 / len(means)) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+    k = torch.multinomial(w, n, replacement=True, generator=generator)
+    return (means[k] + stds[k] * torch.randn(n, generator=generator)).unsqueeze(1)
+
+
+def mixture_1d_pdf(x, means=(-2.0, 2.0), stds=(0.5, 0.5), weights=None):
+    """Density of :func:`mixture_1d` at ``x`` (numpy array), for the theoretical D* plots."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.full(len(means), 1.0 / len(means)) if weights is None else np.asarray(weights, dtype=np.float64)
+    out = np.zeros_like(x)
+    for wi, m, s in zip(w, means, stds):
+        out += wi * np.exp(-0.5 * ((x - m) / s) ** 2) / (s * np.sqrt(2 * np.pi))
+    return out
+
+
+def ring8_centers(radius: float = 2.0) -> torch.Tensor:
+    """The 8 mode centres ``(8, 2)`` of :func:`ring8`, evenly spaced on a circle."""
+    angles = torch.arange(8, dtype=torch.float32) * (2 * math.pi / 8)
+    return radius * torch.stack([angles.cos(), angles.sin()], dim=1)
+
+
+def grid25_centers(spacing: float = 2.0) -> torch.Tensor:
+    """The 25 mode centres ``(25, 2)`` of :func:`grid25`: a 5x5 grid at -2s..2s."""
+    ticks = (torch.arange(5, dtype=torch.float32) - 2) * spacing
+    gx, gy = torch.meshgrid(ticks, ticks, indexing="ij")
+    return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
+
+
+def _mixture_2d(n, centers, std, generator):
+    k = torch.randint(0, len(centers), (n,), generator=generator)
+    return centers[k] + std * torch.randn(n, 2, generator=generator)
+
+
+def ring8(n: int, radius: float = 2.0, std: float = 0.02, generator=None):
+    """n samples ``(n, 2)`` from 8 Gaussians on a circle (Metz et al. 2017, Unrolled GANs).
+
+    Returns ``(samples, centers, std)`` so :func:`gan_utils.metrics.mode_coverage` can score a
+    generator against the same modes.
+    """
+    centers = ring8_centers(radius)
+    return _mixture_2d(n, centers, std, generator), centers, std
+
+
+def grid25(n: int, spacing: float = 2.0, std: float = 0.05, generator=None):
+    """n samples ``(n, 2)`` from a 5x5 grid of Gaussians (Srivastava et al. 2017, VEEGAN).
+
+    Returns ``(samples, centers, std)``.
+    """
+    centers = grid25_centers(spacing)
+    return _mixture_2d(n, centers, std, generator), centers, std

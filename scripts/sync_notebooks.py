@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Keep the parts every notebook shares identical, from one source of truth.
+
+For every ``notebooks/NN_*.ipynb`` this writes:
+  1. a first markdown cell with the "Open in Colab" badge (slug and ref from pyproject.toml,
+     ``[tool.gan-course]``), followed by the notebook's own title cell;
+  2. the first code cell: the setup cell below (install gan_utils on Colab, device, seed);
+  3. notebook metadata asking Colab for a GPU runtime;
+and strips outputs (the outputs policy in CONTRIBUTING.md).
+
+    python scripts/sync_notebooks.py          # rewrite notebooks in place
+    python scripts/sync_notebooks.py --check  # exit 1 if any notebook is out of sync (tests use it)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+BADGE_MARK = "<!-- colab-badge -->"
+
+
+def course_slug() -> tuple[str, str]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python < 3.11
+        import tomli as tomllib
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["gan-course"]
+    return cfg["repository"], cfg["ref"]
+
+
+def badge_url(notebook_name: str) -> str:
+    repo, ref = course_slug()
+    return f"https://colab.research.google.com/github/{repo}/blob/{ref}/notebooks/{notebook_name}"
+
+
+def badge_markdown(notebook_name: str) -> str:
+    return (f"{BADGE_MARK}\n[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"({badge_url(notebook_name)})")
+
+
+def setup_cell_source() -> str:
+    repo, ref = course_slug()
+    return f'''# Setup: the same first cell in every notebook (scripts/sync_notebooks.py keeps them identical).
+# On Colab, install gan_utils from this course's repository if it is missing; then pick the
+# device (cuda > mps > cpu) and seed every random number generator.
+import importlib.util
+import subprocess
+import sys
+
+COURSE_REPO, COURSE_REF = "{repo}", "{ref}"
+if "google.colab" in sys.modules and importlib.util.find_spec("gan_utils") is None:
+    PIP_INSTALL = [sys.executable, "-m", "pip", "install", "-q",
+                   f"gan_utils @ git+https://github.com/{{COURSE_REPO}}@{{COURSE_REF}}"]
+    print("Installing gan_utils:", " ".join(PIP_INSTALL))
+    subprocess.check_call(PIP_INSTALL)
+
+import torch
+import gan_utils
+
+device = gan_utils.get_device()
+SEED = gan_utils.seed_everything(0)
+print(f"gan_utils {{gan_utils.__version__}} | torch {{torch.__version__}} | device: {{device}}")'''
+
+
+def sync(nb, name: str) -> None:
+    cells = nb.cells
+    badge = badge_markdown(name)
+    if cells and cells[0].cell_type == "markdown" and cells[0].source.startswith(BADGE_MARK):
+        cells[0].source = badge
+    else:
+        cells.insert(0, nbformat.v4.new_markdown_cell(badge))
+    first_code = next((i for i, c in enumerate(cells) if c.cell_type == "code"), None)
+    src = setup_cell_source()
+    if first_code is not None and cells[first_code].source.startswith("# Setup: the same first cell"):
+        cells[first_code].source = src
+    else:
+        # after the badge and the title cell
+        pos = 2 if len(cells) > 1 and cells[1].cell_type == "markdown" else 1
+        cells.insert(pos, nbformat.v4.new_code_cell(src))
+    for c in cells:
+        c.pop("id", None)
+        if c.cell_type == "code":
+            c.outputs = []
+            c.execution_count = None
+    nb.metadata["accelerator"] = "GPU"
+    nb.metadata.setdefault("colab", {})["provenance"] = []
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.nbformat, nb.nbformat_minor = 4, 5
+
+
+def normalised(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    sync(nb, path.name)
+    for i, c in enumerate(nb.cells):
+        c["id"] = f"cell-{i:02d}"
+    return nbformat.writes(nb) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--check", action="store_true", help="only report notebooks that are out of sync")
+    ap.add_argument("paths", nargs="*", help="notebooks (default: notebooks/*.ipynb)")
+    args = ap.parse_args(argv)
+    paths = [Path(p) for p in args.paths] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    bad = []
+    for p in paths:
+        text = normalised(p)
+        if p.read_text() != text:
+            bad.append(p)
+            if not args.check:
+                p.write_text(text)
+    if args.check and bad:
+        print("Out of sync (run python scripts/sync_notebooks.py):", *map(str, bad), sep="\n  ")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
