@@ -287,7 +287,11 @@ class InMemoryLoader:
             yield self.next_batch()
 
     def epoch_batches(self):
-        """One pass over the data (the rest of the current epoch)."""
+        """One pass over the data: the rest of the current epoch, or the next epoch if it is done."""
+        if self.position >= len(self):
+            self.epoch, self.position, self._perm = self.epoch + 1, 0, None
+        if self._perm is None:
+            self._perm = self._permutation(self.epoch)
         for _ in range(len(self) - self.position):
             yield self.next_batch()
 
