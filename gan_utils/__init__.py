@@ -10,8 +10,8 @@ Each module's docstring names the notebook that teaches its idea:
 - ``metrics``   mode coverage (02), FID and friends (06_evaluation)
 - ``plots``, ``widgets``  figures and interactive controls used throughout
 """
-from .runtime import SMOKE, describe_environment, get_device, in_colab, seed_everything
+from .runtime import SMOKE, checkpoint_dir, describe_environment, get_device, in_colab, seed_everything
 
 __version__ = "0.1.0"
 
-__all__ = ["SMOKE", "describe_environment", "get_device", "in_colab", "seed_everything", "__version__"]
+__all__ = ["SMOKE", "checkpoint_dir", "describe_environment", "get_device", "in_colab", "seed_everything", "__version__"]

@@ -51,6 +51,26 @@ def seed_everything(seed: int = 0) -> int:
     return seed
 
 
+def checkpoint_dir(name: str = "") -> "Path":
+    """Where notebooks keep checkpoints so later notebooks find them (04 -> 06 -> 08).
+
+    ``$GAN_COURSE_CHECKPOINTS`` if set (e.g. a mounted Google Drive folder on Colab), else
+    ``checkpoints/`` at the course repository's root, else ``~/gan_course/checkpoints``. Smoke runs
+    write to a ``smoke/`` sub-folder so a tiny CI model is never mistaken for a trained one.
+    """
+    from pathlib import Path
+
+    env = os.environ.get("GAN_COURSE_CHECKPOINTS")
+    if env:
+        base = Path(env).expanduser()
+    else:
+        repo = Path(__file__).resolve().parents[1]
+        base = repo / "checkpoints" if (repo / "notebooks").is_dir() else Path.home() / "gan_course" / "checkpoints"
+    if _env_flag("GAN_COURSE_SMOKE"):
+        base = base / "smoke"
+    return base / name if name else base
+
+
 def describe_environment() -> dict:
     """Versions and hardware, as printed by notebook 00 and the end of notebook 08."""
     import platform

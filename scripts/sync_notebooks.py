@@ -5,7 +5,8 @@ For every ``notebooks/NN_*.ipynb`` this writes:
   1. a first markdown cell with the "Open in Colab" badge (slug and ref from pyproject.toml,
      ``[tool.gan-course]``), followed by the notebook's own title cell;
   2. the first code cell: the setup cell below (install gan_utils on Colab, device, seed);
-  3. notebook metadata asking Colab for a GPU runtime;
+  3. notebook metadata asking Colab for a GPU runtime; the tag `parameters` on the cell that
+     starts with ``# parameters`` (the smoke switch);
 and strips outputs (the outputs policy in CONTRIBUTING.md).
 
     python scripts/sync_notebooks.py          # rewrite notebooks in place
@@ -84,6 +85,10 @@ def sync(nb, name: str) -> None:
         cells.insert(pos, nbformat.v4.new_code_cell(src))
     for c in cells:
         c.pop("id", None)
+        if c.cell_type == "code" and c.source.startswith("# parameters"):
+            tags = c.metadata.setdefault("tags", [])
+            if "parameters" not in tags:
+                tags.append("parameters")
         if c.cell_type == "code":
             c.outputs = []
             c.execution_count = None

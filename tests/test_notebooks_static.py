@@ -1,0 +1,107 @@
+"""Notebook hygiene without running them: outputs policy, shared cells, smoke switch, Colab setup.
+
+Policy (CONTRIBUTING.md): notebooks are committed stripped, so no output can be hand-edited,
+stale, or an error.
+"""
+import importlib.util
+import re
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+sys.path.insert(0, str(ROOT / "scripts"))
+import sync_notebooks  # noqa: E402
+
+
+def _nb(path):
+    return nbformat.read(path, as_version=4)
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_stripped_no_outputs_no_errors(path):
+    for i, cell in enumerate(_nb(path).cells):
+        if cell.cell_type == "code":
+            assert not cell.outputs, f"{path.name} cell {i} has committed outputs (policy: stripped)"
+            assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_shared_cells_in_sync(path):
+    """Badge and setup cell are generated from pyproject's slug; hand edits drift."""
+    assert path.read_text() == sync_notebooks.normalised(path), \
+        f"{path.name} is out of sync: run python scripts/sync_notebooks.py"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_setup_cell_badge_and_parameters_cell(path):
+    nb = _nb(path)
+    assert nb.cells[0].cell_type == "markdown" and sync_notebooks.badge_url(path.name) in nb.cells[0].source
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0].source == sync_notebooks.setup_cell_source()
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, "exactly one cell tagged 'parameters'"
+    assert "SMOKE = gan_utils.SMOKE" in params[0].source
+    src = "\n".join(c.source for c in code)
+    assert not re.search(r"""torch\.device\(\s*["']cuda["']\s*\)|\.cuda\(\)""", src), "no hard-coded cuda: use `device`"
+    assert nb.metadata.get("accelerator") == "GPU"
+
+
+def test_setup_cell_installs_gan_utils_on_a_simulated_colab(monkeypatch):
+    """Run the setup cell with a stub google.colab and gan_utils 'missing': it must pip-install
+    from the course repository and ref, and never pin torch or numpy."""
+    calls = []
+    monkeypatch.setattr(subprocess, "check_call", lambda cmd, *a, **k: calls.append(cmd) or 0)
+    google = types.ModuleType("google")
+    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a, **k: None if name == "gan_utils" else real_find_spec(name, *a, **k))
+    ns = {}
+    exec(sync_notebooks.setup_cell_source(), ns)
+    repo, ref = sync_notebooks.course_slug()
+    assert len(calls) == 1
+    cmd = " ".join(calls[0])
+    assert "pip install" in cmd and f"git+https://github.com/{repo}@{ref}" in cmd
+    assert "torch" not in cmd and "numpy" not in cmd
+    assert ns["device"].type in ("cpu", "cuda", "mps")
+
+
+def test_setup_cell_does_nothing_new_locally(monkeypatch):
+    calls = []
+    monkeypatch.setattr(subprocess, "check_call", lambda cmd, *a, **k: calls.append(cmd) or 0)
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(sync_notebooks.setup_cell_source(), {})
+    assert calls == []
+
+
+def test_environment_yml_and_pyproject_list_the_same_packages():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # pragma: no cover
+        import tomli as tomllib
+    proj = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    def name(req):
+        return re.split(r"[<>=!~ \[;]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+    py = {name(r) for r in proj["dependencies"] + proj["optional-dependencies"]["dev"]}
+    env = set()
+    text = (ROOT / "environment.yml").read_text().split("dependencies:", 1)[1]
+    for line in text.splitlines():
+        m = re.match(r"^\s+-\s+(.+)$", line)
+        if not m or m.group(1).startswith(("-e", "pip:")) or m.group(1).strip() in ("pip", "pip:"):
+            continue
+        env.add(name(m.group(1)))
+    env = {{"pytorch": "torch"}.get(n, n) for n in env} - {"python", "pip"}
+    assert env == py, f"only in environment.yml: {env - py}; only in pyproject.toml: {py - env}"
