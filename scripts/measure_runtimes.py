@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Execute notebooks and record their wall time, then write the README's syllabus run-time columns.
+
+    python scripts/measure_runtimes.py --mode smoke             # every notebook, GAN_COURSE_SMOKE=1
+    python scripts/measure_runtimes.py --mode full 02 04       # default mode, selected notebooks
+    python scripts/measure_runtimes.py --write-readme          # only rewrite the README table
+
+Times go to docs/runtimes.json keyed by notebook and mode ("smoke", "cpu", "gpu"), with the
+hardware they were measured on; the README shows them. Nothing is estimated: a missing entry is
+shown as "not measured".
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DB = ROOT / "docs" / "runtimes.json"
+START, END = "<!-- runtimes:start -->", "<!-- runtimes:end -->"
+CONCEPTS = {
+    "00_setup": "environment check, Fashion-MNIST in [-1, 1], the in-memory loader",
+    "01_minimax": "value function, optimal D*, JSD, saturating vs non-saturating loss (checked numerically)",
+    "02_toy_gans": "1-D and 2-D GANs, D vs D*, mode collapse measured on ring8/grid25",
+    "03_mlp_gan": "the first image GAN, the D step / G step written out, failure modes",
+    "04_dcgan": "DCGAN guidelines, init, EMA generator, latent interpolation",
+    "05_debugging_lab": "13 classic bugs of published GAN code: symptoms and fixes",
+    "06_evaluation": "FID from scratch, its protocol, bias and pitfalls; precision/recall",
+    "07_wgan": "Wasserstein distance, weight clipping, gradient penalty, spectral norm",
+    "08_full_training": "DCGAN vs WGAN-GP trained properly on a GPU, FID over training",
+}
+
+
+def hardware() -> str:
+    try:
+        import torch
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
+
+
+def run(path: Path, smoke: bool) -> float:
+    import nbformat
+    from nbclient import NotebookClient
+
+    env_before = os.environ.get("GAN_COURSE_SMOKE")
+    os.environ["GAN_COURSE_SMOKE"] = "1" if smoke else "0"
+    try:
+        nb = nbformat.read(path, as_version=4)
+        t = time.perf_counter()
+        NotebookClient(nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+        return time.perf_counter() - t
+    finally:
+        if env_before is None:
+            os.environ.pop("GAN_COURSE_SMOKE", None)
+        else:
+            os.environ["GAN_COURSE_SMOKE"] = env_before
+
+
+def fmt(entry) -> str:
+    if not entry:
+        return "not measured"
+    s = entry["seconds"]
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
+
+
+def write_readme(db: dict) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    from sync_notebooks import badge_url  # same folder
+
+    rows = ["| notebook | concepts | smoke (CI) | full, CPU | full, GPU |", "|---|---|---|---|---|"]
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        key = path.stem
+        e = db.get(key, {})
+        badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({badge_url(path.name)})"
+        rows.append(f"| [{key}](notebooks/{path.name}) {badge} | {CONCEPTS.get(key, '')} | {fmt(e.get('smoke'))} | "
+                    f"{fmt(e.get('cpu'))} | {fmt(e.get('gpu'))} |")
+    hw = sorted({v["hardware"] for e in db.values() for v in e.values()})
+    rows.append("")
+    rows.append("Times measured by `python scripts/measure_runtimes.py` on: " + ("; ".join(hw) if hw else "nothing yet") + ".")
+    block = START + "\n" + "\n".join(rows) + "\n" + END
+    text = re.sub(re.escape(START) + ".*?" + re.escape(END), block, text, flags=re.S)
+    readme.write_text(text)
+
+
+def main() -> int:
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--mode", choices=["smoke", "full"])
+    ap.add_argument("--write-readme", action="store_true")
+    ap.add_argument("only", nargs="*", help="notebook number prefixes, e.g. 02 04")
+    args = ap.parse_args()
+    db = json.loads(DB.read_text()) if DB.exists() else {}
+    if args.mode:
+        import torch
+        col = "smoke" if args.mode == "smoke" else ("gpu" if torch.cuda.is_available() else "cpu")
+        for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+            if args.only and not any(path.name.startswith(p) for p in args.only):
+                continue
+            secs = run(path, smoke=args.mode == "smoke")
+            print(f"{path.name}: {secs:.1f} s ({col})", flush=True)
+            db.setdefault(path.stem, {})[col] = {"seconds": round(secs, 1), "hardware": hardware(),
+                                                  "date": time.strftime("%Y-%m-%d")}
+        DB.parent.mkdir(exist_ok=True)
+        DB.write_text(json.dumps(db, indent=2, sort_keys=True) + "\n")
+    write_readme(db)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

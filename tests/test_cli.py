@@ -1,0 +1,48 @@
+"""The CLI: train writes checkpoint/history/grids and resumes; sample writes (N, C, H, W) in [-1, 1]."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from gan_utils.cli import main
+
+
+def test_train_then_resume_then_sample(tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--model", "dcgan", "--loss", "bce-ns", "--dataset", "synthetic", "--image-size", "32",
+            "--width", "8", "--batch-size", "16", "--steps", "4", "--out", str(out), "--seed", "1"]
+    assert main(args) == 0
+    assert (out / "checkpoint_latest.pt").exists() and (out / "samples_000004.png").exists()
+    hist = json.loads((out / "history.json").read_text())
+    assert hist["step"] == [1, 2, 3, 4]
+    # resume to 6 steps: history continues, no restart from step 1
+    assert main(args[:-4] + ["--steps", "6", "--out", str(out), "--resume", "--seed", "1"]) == 0
+    assert json.loads((out / "history.json").read_text())["step"] == [1, 2, 3, 4, 5, 6]
+    samples = tmp_path / "s.pt"
+    assert main(["sample", "--checkpoint", str(out / "checkpoint_latest.pt"), "--n", "7", "--out", str(samples)]) == 0
+    x = torch.load(samples, weights_only=True)
+    assert x.shape == (7, 3, 32, 32) and x.dtype == torch.float32 and x.min() >= -1 and x.max() <= 1
+
+
+def test_config_file_and_flag_override(tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"model": "dcgan", "loss": "wgan-gp", "dataset": "synthetic", "image_size": 32,
+                               "width": 8, "batch_size": 8, "steps": 50}))
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--steps", "2", "--out", str(out)]) == 0
+    ck = torch.load(out / "checkpoint_latest.pt", weights_only=True)
+    assert ck["step"] == 2 and ck["config"]["loss"] == "wgan-gp" and ck["config"]["n_critic"] == 5
+    assert ck["model_config"]["D"]["norm"] == "layer", "a GP critic must not have BatchNorm"
+
+
+def test_user_errors_exit_2_with_one_message(tmp_path, capsys):
+    assert main(["train", "--dataset", "imagenet", "--steps", "1", "--out", str(tmp_path)]) == 2
+    assert "Valid names" in capsys.readouterr().err
+    assert main(["sample", "--checkpoint", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "x.pt")]) == 2
+
+
+def test_python_dash_m_entry_point():
+    r = subprocess.run([sys.executable, "-m", "gan_utils", "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "train" in r.stdout and "sample" in r.stdout
