@@ -4,6 +4,7 @@ Each module's docstring names the notebook that teaches its idea:
 
 - ``runtime``   device, seeding, smoke switch (00_setup)
 - ``data``      Fashion-MNIST/MNIST/CIFAR-10 in [-1, 1], in-memory loader, toy mixtures (00, 02)
+- ``theory``    D*, V(D, G), JSD and W1 on 1-D grids (01_minimax; reused by 02 and 07)
 - ``losses``    the GAN objectives (01_minimax, 07_wgan)
 - ``models``    MLP and DCGAN generators/discriminators (03_mlp_gan, 04_dcgan)
 - ``train``     d_step / g_step and the training loop with checkpoints (03, 04)

@@ -7,10 +7,13 @@ For every ``notebooks/NN_*.ipynb`` this writes:
   2. the first code cell: the setup cell below (install gan_utils on Colab, device, seed);
   3. notebook metadata asking Colab for a GPU runtime; the tag `parameters` on the cell that
      starts with ``# parameters`` (the smoke switch);
-and strips outputs (the outputs policy in CONTRIBUTING.md).
+and strips outputs, except those of ``# NBVAL_CHECK_OUTPUT`` cells (the outputs policy in
+CONTRIBUTING.md): those are recorded from a real smoke-mode run by ``--record`` and compared by
+nbval on every CI run, so they cannot be hand-edited without CI failing.
 
-    python scripts/sync_notebooks.py          # rewrite notebooks in place
-    python scripts/sync_notebooks.py --check  # exit 1 if any notebook is out of sync (tests use it)
+    python scripts/sync_notebooks.py                  # rewrite notebooks in place
+    python scripts/sync_notebooks.py --check          # exit 1 if any notebook is out of sync (tests use it)
+    python scripts/sync_notebooks.py --record 01 04   # run in smoke mode, record NBVAL_CHECK_OUTPUT outputs
 """
 from __future__ import annotations
 
@@ -23,6 +26,11 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 BADGE_MARK = "<!-- colab-badge -->"
+CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+
+
+def is_checked(cell) -> bool:
+    return cell.cell_type == "code" and cell.source.lstrip().startswith(CHECK_MARK)
 
 
 def course_slug() -> tuple[str, str]:
@@ -89,7 +97,7 @@ def sync(nb, name: str) -> None:
             tags = c.metadata.setdefault("tags", [])
             if "parameters" not in tags:
                 tags.append("parameters")
-        if c.cell_type == "code":
+        if c.cell_type == "code" and not is_checked(c):
             c.outputs = []
             c.execution_count = None
     nb.metadata["accelerator"] = "GPU"
@@ -107,12 +115,47 @@ def normalised(path: Path) -> str:
     return nbformat.writes(nb) + "\n"
 
 
+def record(path: Path) -> None:
+    """Execute ``path`` in smoke mode and keep the outputs of its NBVAL_CHECK_OUTPUT cells."""
+    import os
+
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    sync(nb, path.name)
+    for c in nb.cells:
+        if c.cell_type == "code":
+            c.outputs, c.execution_count = [], None
+    run = nbformat.from_dict(nbformat.v4.new_notebook(cells=[nbformat.from_dict(dict(c)) for c in nb.cells],
+                                                      metadata=nb.metadata))
+    os.environ["GAN_COURSE_SMOKE"] = "1"
+    NotebookClient(run, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    for kept, ran in zip(nb.cells, run.cells):
+        if is_checked(kept):
+            if any(o.get("output_type") == "error" for o in ran.outputs):
+                raise SystemExit(f"{path.name}: a NBVAL_CHECK_OUTPUT cell raised an error; not recording")
+            kept.outputs = [o for o in ran.outputs if o.get("output_type") in ("stream", "execute_result")]
+            kept.execution_count = ran.execution_count
+    path.write_text(nbformat.writes(nb) + "\n")
+    path.write_text(normalised(path))
+    print(f"recorded {sum(is_checked(c) for c in nb.cells)} checked cell(s) of {path.name}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true", help="only report notebooks that are out of sync")
-    ap.add_argument("paths", nargs="*", help="notebooks (default: notebooks/*.ipynb)")
+    ap.add_argument("--record", action="store_true",
+                    help="execute in smoke mode and record the outputs of NBVAL_CHECK_OUTPUT cells")
+    ap.add_argument("paths", nargs="*", help="notebooks or number prefixes like 04 (default: all)")
     args = ap.parse_args(argv)
-    paths = [Path(p) for p in args.paths] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    every = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    paths = [Path(p) if p.endswith(".ipynb") else next(n for n in every if n.name.startswith(p))
+             for p in args.paths] or every
+    if args.record:
+        for p in paths:
+            record(p)
+        return 0
     bad = []
     for p in paths:
         text = normalised(p)

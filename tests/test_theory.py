@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate as sci_integrate
 from scipy import stats
 
 from gan_utils import theory as T
@@ -13,20 +12,6 @@ from gan_utils import widgets
 X, DX = T.grid()
 P_DATA = T.gaussian_pdf(X, 0.0, 1.0)
 GAUSSIANS = [(0.0, 1.0), (0.5, 1.0), (2.0, 1.0), (0.0, 2.0), (3.0, 0.5), (-1.5, 1.7), (8.0, 1.0)]
-
-
-def _gaussian_jsd_quad(m1, s1, m2, s2):
-    """JSD of two Gaussians by adaptive quadrature on the exact log-densities: no grid at all."""
-    def integrand(x):
-        lp = stats.norm.logpdf(x, m1, s1)
-        lq = stats.norm.logpdf(x, m2, s2)
-        lm = np.logaddexp(lp, lq) - math.log(2)
-        return 0.5 * (np.exp(lp) * (lp - lm) + np.exp(lq) * (lq - lm))
-
-    lo, hi = min(m1 - 40 * s1, m2 - 40 * s2), max(m1 + 40 * s1, m2 + 40 * s2)
-    val, _ = sci_integrate.quad(integrand, lo, hi, points=sorted({m1, m2}), limit=500,
-                                epsabs=1e-13, epsrel=1e-12)
-    return val
 
 
 # ---------------------------------------------------------------- grid and densities
@@ -107,7 +92,7 @@ def test_v_at_d_star_equals_minus_log4_plus_2_jsd(mean, std):
 @pytest.mark.parametrize("mean, std", GAUSSIANS)
 def test_grid_jsd_matches_adaptive_quadrature(mean, std):
     # bug: a JSD that agrees with V(D*, G) only because both share the same grid error
-    assert abs(T.jsd(P_DATA, T.gaussian_pdf(X, mean, std), DX) - _gaussian_jsd_quad(0, 1, mean, std)) < 1e-8
+    assert abs(T.jsd(P_DATA, T.gaussian_pdf(X, mean, std), DX) - T.jsd_gaussians_quad(0, 1, mean, std)) < 1e-8
 
 
 def test_v_at_d_star_is_finite_for_far_apart_gaussians():
@@ -265,3 +250,45 @@ def test_interactive_path_builds_sliders_and_fixed_arguments(monkeypatch):
     assert set(sliders) == {"mean", "std"}
     sliders["mean"].value = -2.0
     assert calls[-1] == (-2.0, 1.0, "p_g")
+
+
+# The table printed by notebook 01's `# NBVAL_CHECK_OUTPUT` cell. nbval only compares outputs of
+# cells that were committed executed, and notebooks are committed stripped, so this golden copy is
+# what actually pins the numbers in CI.
+NOTEBOOK_01_CASES = [(0.0, 1.0), (0.5, 1.0), (1.0, 1.0), (2.0, 1.0), (0.0, 2.0), (3.0, 0.5), (5.0, 1.0), (10.0, 1.0)]
+NOTEBOOK_01_TABLE = """\
+ p_g = N(m, s^2) |     V(D*, G) | -log4 + 2 JSD | JSD / log 2 |        W1 | agree to 1e-6
+-----------------------------------------------------------------------------------------
+        m=0, s=1 |    -1.386294 |     -1.386294 |    0.000000 |  0.000000 | yes
+      m=0.5, s=1 |    -1.325672 |     -1.325672 |    0.043730 |  0.500000 | yes
+        m=1, s=1 |    -1.163451 |     -1.163451 |    0.160747 |  1.000000 | yes
+        m=2, s=1 |    -0.712633 |     -0.712633 |    0.485944 |  2.000000 | yes
+        m=0, s=2 |    -1.200828 |     -1.200828 |    0.133786 |  0.797885 | yes
+      m=3, s=0.5 |    -0.124558 |     -0.124558 |    0.910150 |  3.000000 | yes
+        m=5, s=1 |    -0.034409 |     -0.034409 |    0.975179 |  5.000000 | yes
+       m=10, s=1 |    -0.000002 |     -0.000002 |    0.999999 | 10.000000 | yes"""
+
+
+def test_notebook_01_table_is_unchanged():
+    # bug: a change in gan_utils.theory (grid, integration rule, D* convention) silently changing
+    # the numbers notebook 01 teaches
+    x, dx = T.grid(lo=-20.0, hi=20.0, n=200_001)  # the notebook's GRID
+    assert T.format_minimax_table(T.minimax_table(NOTEBOOK_01_CASES, x=x, dx=dx)) == NOTEBOOK_01_TABLE
+
+
+def test_golden_table_uses_the_notebooks_cases_and_grid():
+    # bug: the notebook's table drifting from the golden copy above (which then pins nothing)
+    import ast
+    from pathlib import Path
+
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "01_minimax.ipynb", as_version=4)
+    src = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assigned = {}
+    for node in ast.walk(ast.parse(src.replace("%", "#"))):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id in ("CASES", "GRID"):
+            assigned[node.targets[0].id] = ast.literal_eval(node.value) if node.targets[0].id == "CASES" else \
+                {kw.arg: ast.literal_eval(kw.value) for kw in node.value.keywords}
+    assert assigned["CASES"] == NOTEBOOK_01_CASES
+    assert assigned["GRID"] == {"lo": -20.0, "hi": 20.0, "n": 200_001}
