@@ -21,7 +21,7 @@ test-fast:  ## unit tests only, no install
 
 html:  ## execute every notebook in full mode and render HTML to build/html (for lectures)
 	mkdir -p build/html
-	$(PYTHON) -m jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=-1 --output-dir build/html notebooks/*.ipynb
+	GAN_COURSE_WIDGETS=0 $(PYTHON) -m jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=-1 --output-dir build/html notebooks/*.ipynb
 
 sync:  ## rewrite badges/setup cells from pyproject's slug and strip outputs
 	$(PYTHON) scripts/sync_notebooks.py
