@@ -6,7 +6,8 @@ PIP = $(PYTHON) -m pip
 
 setup:  ## install the course: offline Fashion-MNIST (Debian, as root), pinned torch, gan_utils[dev]
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ ! -d /usr/share/datasets/fashion-mnist ]; then \
-		apt-get install -y -q dataset-fashion-mnist || echo "note: offline Fashion-MNIST not installed; it will be downloaded when online"; fi
+		apt-get install -y -q dataset-fashion-mnist || { apt-get update -q && apt-get install -y -q dataset-fashion-mnist; } \
+		|| echo "note: offline Fashion-MNIST not installed; it will be downloaded when online"; fi
 	$(PIP) install -q -r requirements-ci.txt
 	$(PIP) install -q -e ".[dev]"
 
