@@ -3,6 +3,13 @@
     python -m gan_utils train --model dcgan --loss bce-ns --dataset fashion-mnist --image-size 32 \\
         --steps 5000 --out runs/dcgan [--resume] [--seed 0] [--config configs/dcgan_fmnist.json]
     python -m gan_utils sample --checkpoint runs/dcgan/checkpoint_latest.pt --n 1000 --out samples.pt
+    python -m gan_utils run --config configs/dcgan_cifar10.json --out runs/dcgan_cifar10 [--eval-every 5000]
+
+``run`` (or ``train ... --eval-every N``) is the driver of notebook 08
+(:func:`gan_utils.experiment.run_experiment`): it trains in chunks of N generator steps, measures
+FID (or FD-classifier) of the EMA generator after each, logs it to ``OUT/eval.json``, keeps the
+best checkpoint as ``OUT/best.pt``, and always resumes a run found in OUT (run the same command
+again after an interruption; a finished run trains nothing more).
 
 ``--config`` reads a JSON file (see ``configs/``) whose keys are the flags below (``image_size``,
 ``width``...) plus any :class:`gan_utils.train.TrainConfig` field; flags given on the command line
@@ -71,6 +78,37 @@ def _train(args) -> int:
     return 0
 
 
+def _run(args) -> int:
+    """``run`` and ``train --eval-every``: the experiment driver of notebook 08."""
+    from .experiment import run_experiment
+
+    skip = {"cmd", "func", "config", "out", "smoke", "resume", "features"}
+    overrides = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
+    config = args.config if args.config else {}
+    out = args.out or f"runs/{Path(args.config).stem if args.config else 'latest'}"
+    r = run_experiment(config, out, smoke=bool(getattr(args, "smoke", False)), overrides=overrides,
+                       features=args.features)
+    b = r.best
+    print(f"done: {r.summary()}")
+    if b is not None:
+        print(f"best checkpoint: {Path(out) / 'best.pt'} (step {b['step']}); log: {Path(out) / 'eval.json'}; "
+              f"training time {r.train_seconds / 60:.1f} min over all sessions, this call {r.seconds / 60:.1f} min")
+    return 0
+
+
+def _train_or_run(args) -> int:
+    return _run(args) if args.eval_every is not None else _train(args)
+
+
+def _add_eval_flags(p, every_help: str) -> None:
+    p.add_argument("--eval-every", dest="eval_every", type=int, help=every_help)
+    p.add_argument("--n-eval", dest="n_eval", type=int, help="generated samples per evaluation (default 10000)")
+    p.add_argument("--n-ref", dest="n_ref", type=int, help="reference (training) images (default: all)")
+    p.add_argument("--features", choices=["inception", "classifier", "auto", "pixels"],
+                   help="inception: FID (CIFAR-10 default); classifier: FD-classifier (Fashion-MNIST/MNIST "
+                        "default); pixels: a cheap stand-in for the synthetic data")
+
+
 def _sample(args) -> int:
     from .checkpoint import load_generator
 
@@ -107,7 +145,23 @@ def main(argv=None) -> int:
     t.add_argument("--resume", action="store_true", default=None, help="continue from OUT/checkpoint_latest.pt")
     t.add_argument("--seed", type=int)
     t.add_argument("--device", help="cuda, mps or cpu (default: best available)")
-    t.set_defaults(func=_train)
+    _add_eval_flags(t, "evaluate the EMA generator every N steps (switches to the `run` driver: "
+                       "eval.json, best.pt, always resumes)")
+    t.set_defaults(func=_train_or_run)
+    r = sub.add_parser("run", help="train with periodic FID evaluation, best checkpoint and automatic resume "
+                                   "(notebook 08's driver)")
+    r.add_argument("--config", required=True, help="JSON file (configs/*.json) or a name in configs/, "
+                                                    "e.g. dcgan_cifar10")
+    r.add_argument("--out", help="run directory (default runs/<config name>)")
+    _add_eval_flags(r, "evaluate every N generator steps (default: the config's eval_every)")
+    r.add_argument("--dataset", help="override the config's dataset (fashion-mnist, mnist, cifar10, synthetic)")
+    r.add_argument("--steps", type=int, help="override the config's generator steps")
+    r.add_argument("--width", type=int)
+    r.add_argument("--batch-size", dest="batch_size", type=int)
+    r.add_argument("--seed", type=int)
+    r.add_argument("--device", help="cuda, mps or cpu (default: best available)")
+    r.add_argument("--smoke", action="store_true", help="tiny sizes: checks the whole path in seconds on a CPU")
+    r.set_defaults(func=_run)
     s = sub.add_parser("sample", help="write N samples (N, C, H, W) in [-1, 1] from a checkpoint's EMA generator")
     s.add_argument("--checkpoint", required=True)
     s.add_argument("--n", type=int, default=1000)
@@ -119,8 +173,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, RuntimeError) as e:  # user errors: one clear message, no traceback
-        if type(e).__name__ in ("ValueError", "DataUnavailableError", "CheckpointError", "NonFiniteLossError"):
+    except (ValueError, RuntimeError, FileNotFoundError) as e:  # user errors: one clear message, no traceback
+        if type(e).__name__ in ("ValueError", "DataUnavailableError", "CheckpointError", "NonFiniteLossError",
+                                "InceptionUnavailableError", "FileNotFoundError"):
             print(f"error: {e}", file=sys.stderr)
             return 2
         raise

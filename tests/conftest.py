@@ -1,5 +1,10 @@
 import os
 
+# Idle OpenMP threads sleep instead of spinning: on a 2-core machine shared with a notebook kernel
+# or scipy's BLAS, spinning threads slow everything several-fold. Set before torch is imported, and
+# inherited by the nbval kernels this process starts.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 import torch
 

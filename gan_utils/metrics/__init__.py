@@ -1,4 +1,20 @@
-"""Metrics: mode coverage for toy mixtures (notebook 02) and FID and friends (notebook 06)."""
-from .modes import ModeCoverage, mode_coverage
+"""Metrics: mode coverage for toy mixtures (notebook 02) and FID and friends (notebook 06).
 
-__all__ = ["ModeCoverage", "mode_coverage"]
+- :func:`mode_coverage`: modes hit by a 2-D generator (``modes``, notebook 02)
+- :func:`fid`, :func:`frechet_distance`: Fréchet distance on features, with its protocol
+  (``fid``, notebook 06; Heusel et al. 2017)
+- :class:`InceptionFeatures`, :class:`ClassifierFeatures`: the feature extractors (``features``);
+  the offline classifier and its training live in ``classifier``
+- :func:`inception_score` (Salimans et al. 2016), :func:`precision_recall` (Kynkäänniemi et al. 2019)
+"""
+from .features import (ClassifierFeatures, FeatureExtractor, InceptionFeatures, InceptionUnavailableError,
+                       get_extractor, inception_available)
+from .fid import FIDResult, feature_statistics, fid, frechet_distance, inception_score, real_statistics
+from .modes import ModeCoverage, mode_coverage
+from .prdc import PrecisionRecall, precision_recall
+
+__all__ = ["ModeCoverage", "mode_coverage",
+           "FIDResult", "fid", "frechet_distance", "feature_statistics", "real_statistics", "inception_score",
+           "FeatureExtractor", "InceptionFeatures", "ClassifierFeatures", "InceptionUnavailableError",
+           "get_extractor", "inception_available",
+           "PrecisionRecall", "precision_recall"]

@@ -1,0 +1,540 @@
+"""Long runs with periodic evaluation: the driver behind notebooks/08_full_training.ipynb and
+``python -m gan_utils run`` (both read the same ``configs/*.json``).
+
+:func:`run_experiment` trains in chunks and measures the EMA generator between chunks::
+
+    for target in (eval_every, 2 * eval_every, ..., steps):       # only the evaluations still missing
+        train(G, D, loader, cfg(steps=target), out_dir, resume=True)   # continues bit-exactly from
+                                                                       # out_dir/checkpoint_latest.pt
+        value = FID (or FD-classifier) of the EMA generator              # gan_utils.metrics.fid
+        out_dir/eval.json  += {step, value, protocol}                   # written atomically
+        out_dir/best.pt     = the checkpoint, when value is the best so far
+
+Everything it needs to continue lives in ``out_dir`` (point it at a mounted Google Drive folder,
+e.g. through ``gan_utils.checkpoint_dir()`` and ``$GAN_COURSE_CHECKPOINTS``), so running the same
+call again after a disconnect resumes where the run stopped, and a finished run trains nothing
+more. The order of the writes makes every interruption safe: the checkpoint of step s is written
+before its evaluation, and ``eval.json`` (the record of what is done) last; an evaluation lost to
+a disconnect is redone from the checkpoint of the same step (:func:`pending_evals`).
+
+The protocol (features, sample counts, reference set) is stored with every number and printed
+with it: FIDs are only comparable at the same protocol (notebook 06).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+
+EVAL_FILE = "eval.json"
+BEST = "best.pt"
+#: keys a config file may hold besides the CLI's run keys and TrainConfig's fields
+EVAL_KEYS = {"eval_every", "n_eval", "n_ref", "features", "eval_seed"}
+EXTRA_KEYS = {"channels", "notes", "name"}
+NAMED_DATASETS = ("fashion-mnist", "mnist", "cifar10")
+#: the tiny sizes of a smoke run (CI, CPU): the same code path, a few seconds
+SMOKE_OVERRIDES = {"steps": 8, "width": 8, "batch_size": 32, "eval_every": 4, "n_eval": 256, "n_ref": 512,
+                   "ckpt_every": 0, "sample_every": 4, "log_every": 4}
+
+
+# ---------------------------------------------------------------- configs
+def config_dir() -> Path:
+    """``configs/`` of the course repository this package was loaded from (a checkout or an
+    editable install)."""
+    return Path(__file__).resolve().parents[1] / "configs"
+
+
+def find_config(name, repo: str | None = None, ref: str | None = None) -> Path:
+    """The path of a config file: ``name`` as a path, else ``configs/<name>[.json]`` of the
+    checkout, else (``repo``/``ref`` given, e.g. on Colab where only the package is installed) a
+    copy downloaded once from that GitHub repository into ``~/.cache/gan_course/configs``."""
+    p = Path(name).expanduser()
+    if p.is_file():
+        return p
+    stem = p.name if p.name.endswith(".json") else p.name + ".json"
+    local = config_dir() / stem
+    if local.is_file():
+        return local
+    cache = Path(os.environ.get("GAN_COURSE_CACHE") or Path.home() / ".cache" / "gan_course") / "configs" / stem
+    if cache.is_file():
+        return cache
+    if repo:
+        import urllib.request
+
+        url = f"https://raw.githubusercontent.com/{repo}/{ref or 'main'}/configs/{stem}"
+        try:
+            with urllib.request.urlopen(url, timeout=30) as r:
+                text = r.read().decode()
+            json.loads(text)
+            _atomic_write_text(cache, text)
+            return cache
+        except (OSError, ValueError) as e:
+            raise FileNotFoundError(f"Config {stem!r} is not in {config_dir()} and downloading {url} failed "
+                                    f"({e}). Clone the course repository or pass the path of the file.") from None
+    raise FileNotFoundError(f"No config {name!r}: looked for the file itself and for {local}. "
+                            f"Available: {sorted(q.name for q in config_dir().glob('*.json')) or 'none'}")
+
+
+def known_keys() -> set:
+    from .cli import RUN_KEYS
+    from .train import TrainConfig
+
+    return set(RUN_KEYS) | {f.name for f in fields(TrainConfig)} | EVAL_KEYS | EXTRA_KEYS
+
+
+def load_config(config) -> dict:
+    """A config as a dict: ``config`` itself (a dict, copied), or a JSON file (a path, or a name
+    in ``configs/`` such as ``"dcgan_cifar10"``). Unknown keys raise ``ValueError`` (a typo such
+    as ``"lr"`` for ``"lr_g"`` would otherwise be silently ignored)."""
+    if isinstance(config, dict):
+        opts = dict(config)
+    else:
+        path = find_config(config)
+        try:
+            opts = json.loads(path.read_text())
+        except ValueError as e:
+            raise ValueError(f"{path} is not valid JSON: {e}") from None
+        opts.setdefault("name", path.stem)
+    unknown = set(opts) - known_keys()
+    if unknown:
+        raise ValueError(f"Unknown config keys {sorted(unknown)}; known: {sorted(known_keys())}")
+    return opts
+
+
+def default_features(dataset: str) -> str:
+    """Inception (FID proper) for colour data, the offline classifier (FD-classifier) for
+    Fashion-MNIST/MNIST, and cheap pixel statistics for the synthetic stand-in."""
+    return {"cifar10": "inception", "synthetic": "pixels"}.get(dataset, "classifier")
+
+
+def resolve(config, *, smoke: bool = False, overrides: dict | None = None, **explicit) -> dict:
+    """The options of a run: config file, then the smoke sizes (``smoke=True``), then ``overrides``,
+    then the explicit arguments that are not ``None``. A changed ``dataset`` without ``features``
+    gets that dataset's default features (:func:`default_features`)."""
+    opts = load_config(config)
+    if smoke:
+        opts.update(SMOKE_OVERRIDES)
+    changes = {**(overrides or {}), **{k: v for k, v in explicit.items() if v is not None}}
+    if "dataset" in changes and "features" not in changes:
+        opts.pop("features", None)      # another dataset: its own default features, unless given
+    opts.update(changes)
+    load_config(opts)  # validate the merged keys
+    opts.setdefault("dataset", "fashion-mnist")
+    opts.setdefault("features", default_features(opts["dataset"]))
+    return opts
+
+
+def effective_options(opts: dict) -> dict:
+    """Every setting a run will use: ``opts`` completed with the loss preset of
+    :meth:`gan_utils.train.TrainConfig.preset` and the model defaults of
+    :func:`gan_utils.cli.build_run` (for tables such as notebook 08's)."""
+    from .train import TrainConfig
+
+    names = {f.name for f in fields(TrainConfig)}
+    loss = opts.get("loss", "bce-ns")
+    cfg = TrainConfig.preset(loss, **{k: v for k, v in opts.items() if k in names and k != "loss" and v is not None})
+    out = {**{f.name: getattr(cfg, f.name) for f in fields(TrainConfig)}, **opts}
+    out.setdefault("width", 64)
+    out["critic_norm"] = opts.get("critic_norm") or ("layer" if loss == "wgan-gp" else "batch")
+    for k in ("betas_g", "betas_d"):
+        out[k] = tuple(out[k])
+    if loss != "wgan-gp":
+        out["gp_weight"] = None          # not used by this loss
+    if loss != "wgan-clip":
+        out["clip_value"] = None
+    return out
+
+
+# ---------------------------------------------------------------- features
+class PixelFeatures:
+    """Average-pooled 4x4 pixels (``C * 16`` numbers): a cheap stand-in extractor for smoke runs
+    on the synthetic data. Its distance is called ``FD-pixels``; it measures colour layout only and
+    is **not** a quality measure to report."""
+
+    name = "pixels 4x4 (avg-pooled)"
+    distance_name = "FD-pixels"
+    cache_id = None
+    batch_size = 1000
+
+    def __init__(self, device=None, channels: int = 3):
+        self.device = torch.device("cpu")
+        self.dim = channels * 16
+        self.min_samples = 16 * self.dim
+
+    @torch.no_grad()
+    def __call__(self, images):
+        x = images.float().div(127.5).sub(1) if images.dtype == torch.uint8 else images.float()
+        x = torch.nn.functional.adaptive_avg_pool2d(x.cpu(), 4)
+        return x.flatten(1)
+
+
+def feature_extractor(opts: dict, device=None, features=None):
+    """The feature extractor of a run's evaluation (``features`` overrides ``opts["features"]``).
+
+    "inception" raises :class:`gan_utils.metrics.features.InceptionUnavailableError` offline
+    without a weights file, "classifier" a ``FileNotFoundError`` without the classifier weights;
+    both messages say what to do.
+    """
+    from .metrics.features import get_extractor
+
+    if features is not None and not isinstance(features, str):
+        return features                      # an extractor instance: used as it is
+    kind = features or opts.get("features") or default_features(opts.get("dataset", ""))
+    if kind == "pixels":
+        return PixelFeatures(channels=int(opts.get("channels", 3)))
+    if opts.get("dataset") == "synthetic" and kind in ("classifier", "auto"):
+        raise ValueError("the synthetic data has no classifier: use features 'inception' or 'pixels'")
+    return get_extractor(kind, dataset=opts.get("dataset", "fashion-mnist"), device=device)
+
+
+# ---------------------------------------------------------------- the evaluation log
+def eval_targets(steps: int, eval_every: int) -> list:
+    """The steps evaluated in a run: every ``eval_every`` steps and at the last step."""
+    if steps < 1 or eval_every < 1:
+        raise ValueError(f"steps={steps} and eval_every={eval_every} must be >= 1")
+    return sorted(set(range(eval_every, steps + 1, eval_every)) | {steps})
+
+
+def pending_evals(done, ckpt_step: int, steps: int, eval_every: int) -> list:
+    """The evaluation steps still to do, in order, when a run restarts with its latest checkpoint
+    at ``ckpt_step`` and evaluations ``done`` (steps) recorded in eval.json.
+
+    Steps before the checkpoint cannot be evaluated any more (the weights of that step are gone);
+    the checkpoint's own step is redone when its evaluation was lost (a disconnect between the
+    checkpoint and the eval.json write); a finished run has nothing pending.
+    """
+    done = set(done)
+    return [t for t in eval_targets(steps, eval_every) if t >= ckpt_step and t not in done]
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_json_atomic(obj, path) -> Path:
+    """Serialise first, then write to a temporary file beside ``path`` and rename it over ``path``:
+    a crash (or an unserialisable value) never leaves a truncated or half-written file."""
+    text = json.dumps(obj, indent=1)
+    _atomic_write_text(Path(path), text)
+    return Path(path)
+
+
+def read_eval_log(out_dir) -> dict:
+    """``out_dir/eval.json`` as a dict (``{"evals": []}`` when there is none)."""
+    path = Path(out_dir) / EVAL_FILE
+    if not path.is_file():
+        return {"evals": []}
+    return json.loads(path.read_text())
+
+
+def _checkpoint_step(out_dir: Path) -> int:
+    from .checkpoint import LATEST, load_checkpoint
+
+    path = out_dir / LATEST
+    if not path.is_file():
+        return 0
+    return int(load_checkpoint(path)["step"])
+
+
+def _history_seconds(history: dict, cfg, upto: int) -> Optional[float]:
+    """Training time of steps 1..upto from the per-step throughput that train() logs
+    (``images_per_s``, measured between log flushes, so checkpoints and sample grids count):
+    each step took ``batch_size * n_critic / images_per_s`` seconds. ``None`` without that log."""
+    ips, steps = history.get("images_per_s"), history.get("step")
+    if not ips or not steps or len(ips) != len(steps):
+        return None
+    per_step = cfg.batch_size * cfg.n_critic
+    return float(sum(per_step / v for s, v in zip(steps, ips) if s <= upto and v > 0))
+
+
+def best_entry(evals: list) -> Optional[dict]:
+    """The evaluation with the lowest value (the earliest one on a tie)."""
+    return min(evals, key=lambda e: (e["value"], e["step"])) if evals else None
+
+
+def fid_at_time(evals: list, seconds: float, key: str = "train_seconds") -> float:
+    """The metric at ``seconds`` of training time, linearly interpolated between evaluations
+    (``nan`` outside the measured range): compares runs at equal compute, not equal steps."""
+    pts = sorted((e[key], e["value"]) for e in evals)
+    if not pts or seconds < pts[0][0] or seconds > pts[-1][0]:
+        return float("nan")
+    for (t0, v0), (t1, v1) in zip(pts, pts[1:]):
+        if t0 <= seconds <= t1:
+            return v0 if t1 == t0 else v0 + (v1 - v0) * (seconds - t0) / (t1 - t0)
+    return pts[-1][1]
+
+
+# ---------------------------------------------------------------- evaluation
+def metric_label(name: str, n: int) -> str:
+    """"FID-10k" for 10000 samples, "FD-classifier@256" otherwise."""
+    return f"{name}-{n // 1000}k" if n >= 1000 and n % 1000 == 0 else f"{name}@{n}"
+
+
+def evaluate(generator, opts: dict, extractor, real_images=None) -> dict:
+    """Fréchet distance of ``generator`` (sampled ``opts["n_eval"]`` times with fixed, seeded
+    noise) against the training data, with its protocol: ``{"value", "metric", "protocol"}``.
+
+    Named datasets use :func:`gan_utils.metrics.fid.fid` (reference statistics cached on disk);
+    the synthetic stand-in uses ``real_images`` (the loader's tensor).
+    """
+    from .metrics.fid import FIDResult, fid, frechet_distance, statistics_of
+
+    n_eval = int(opts.get("n_eval") or 10_000)
+    n_ref = opts.get("n_ref")
+    seed = int(opts.get("eval_seed", 12345))
+    dataset = opts.get("dataset", "fashion-mnist")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if dataset in NAMED_DATASETS:
+            r = fid(generator, dataset, split="train", n=n_eval, n_real=n_ref, features=extractor, seed=seed)
+        else:
+            ref = real_images
+            if n_ref is not None and n_ref < len(ref):
+                idx = torch.randperm(len(ref), generator=torch.Generator().manual_seed(seed))[:n_ref]
+                ref = ref[idx.sort().values.to(ref.device)]
+            mu_r, sig_r, n_r = statistics_of(ref, extractor)
+            g = torch.Generator().manual_seed(seed)
+            dev = next(generator.parameters()).device
+            with torch.no_grad():
+                fake = torch.cat([generator(torch.randn(min(500, n_eval - i), generator.latent_dim, generator=g).to(dev)).float()
+                                  for i in range(0, n_eval, 500)])
+            mu_f, sig_f, n_f = statistics_of(fake, extractor)
+            r = FIDResult(value=frechet_distance(mu_f, sig_f, mu_r, sig_r), name=extractor.distance_name,
+                          extractor=extractor.name, n_fake=n_f, n_real=n_r, reference=f"{dataset} train")
+    label = metric_label(r.name, r.n_fake)
+    protocol = (f"{label}: {r.extractor} features, {r.n_fake} samples of the EMA generator (seed {seed}) "
+                f"vs {r.reference} ({r.n_real} images)")
+    biased = any("biased upwards" in str(w.message) for w in caught)
+    if biased:
+        protocol += "; small n, biased upwards"
+    return {"value": float(r.value), "metric": label, "protocol": protocol}
+
+
+# ---------------------------------------------------------------- the result
+@dataclass
+class ExperimentResult:
+    """What :func:`run_experiment` returns. ``evals``: the whole log (all sessions), oldest first."""
+
+    name: str
+    out_dir: Path
+    config: dict
+    evals: list
+    metric: str                      # e.g. "FID-10k"
+    protocol: str                    # printed with every number
+    G_ema: Optional[torch.nn.Module] = None
+    history: dict = field(default_factory=dict)
+    trained_steps: int = 0           # generator steps trained in this call (0 for a finished run)
+    seconds: float = 0.0             # wall time of this call (training + evaluation)
+    train_seconds: float = 0.0       # training time summed over every session of the run
+
+    @property
+    def best(self) -> Optional[dict]:
+        return best_entry(self.evals)
+
+    @property
+    def steps(self) -> list:
+        return [e["step"] for e in self.evals]
+
+    @property
+    def values(self) -> list:
+        return [e["value"] for e in self.evals]
+
+    def load_best_generator(self, device="cpu") -> torch.nn.Module:
+        """The EMA generator of ``best.pt`` (eval mode)."""
+        from .checkpoint import load_generator
+
+        return load_generator(self.out_dir / BEST, ema=True, device=device)
+
+    def summary(self) -> str:
+        b = self.best
+        if b is None:
+            return f"{self.name}: no evaluation yet ({self.out_dir})"
+        last = self.evals[-1]
+        return (f"{self.name}: best {self.metric} = {b['value']:.2f} at step {b['step']}, last "
+                f"{last['value']:.2f} at step {last['step']} [{self.protocol}]")
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+# ---------------------------------------------------------------- the driver
+def run_experiment(config, out_dir, *, eval_every: int | None = None, n_eval: int | None = None,
+                   n_ref: int | None = None, features=None, device=None, smoke: bool = False,
+                   overrides: dict | None = None, progress: bool = True, verbose: bool = True,
+                   callback: Optional[Callable[[dict], None]] = None, after_eval=None) -> ExperimentResult:
+    """Train the run of ``config`` (a dict, a path, or a name in ``configs/``) in ``out_dir``,
+    evaluating the EMA generator every ``eval_every`` generator steps, and resume it if
+    ``out_dir`` already holds one (see the module docstring).
+
+    ``smoke=True`` applies :data:`SMOKE_OVERRIDES` (tiny sizes); ``overrides`` (e.g.
+    ``{"dataset": "synthetic"}``) and the keyword arguments that are not ``None`` win over the
+    file. ``features``: "inception", "classifier", "pixels" or an extractor (default: per
+    dataset, :func:`default_features`). ``callback`` is passed to :func:`gan_utils.train.train`;
+    ``after_eval(entry)`` is called after each evaluation is recorded.
+    """
+    from tqdm.auto import tqdm
+
+    from .checkpoint import LATEST, load_checkpoint, save_checkpoint
+    from .cli import build_run
+    from .runtime import seed_everything
+    from .train import train
+
+    t_start = time.perf_counter()
+    opts = resolve(config, smoke=smoke, overrides=overrides, eval_every=eval_every, n_eval=n_eval, n_ref=n_ref,
+                   device=None if device is None else str(device))
+    if features is not None and not isinstance(features, str):
+        opts.pop("features", None)
+    elif features is not None:
+        opts["features"] = features
+    name = str(opts.get("name", "run"))
+    steps = int(opts.get("steps", 2000))
+    every = int(opts.get("eval_every") or steps)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    seed_everything(int(opts.get("seed", 0)))
+    G, D, loader, cfg = build_run(opts)
+    extractor = feature_extractor(opts, device=loader.device, features=features)
+
+    log = read_eval_log(out_dir)
+    ckpt_step = _checkpoint_step(out_dir)
+    evals = [e for e in log.get("evals", []) if e["step"] <= ckpt_step]   # newer than the weights: stale
+    if len(evals) < len(log.get("evals", [])) and verbose:
+        print(f"note: dropped {len(log['evals']) - len(evals)} evaluation(s) newer than the checkpoint "
+              f"(step {ckpt_step}) from {out_dir / EVAL_FILE}")
+    todo = pending_evals([e["step"] for e in evals], ckpt_step, steps, every)
+    start_step = ckpt_step
+    stored = {k: v for k, v in opts.items() if k != "device" and not callable(v)}
+    if verbose:
+        state = ("finished: nothing to train" if not todo and ckpt_step >= steps else
+                 f"resuming at step {ckpt_step}" if ckpt_step else "starting")
+        print(f"[{name}] {state}; {steps} steps, evaluation every {every}; run folder {out_dir}")
+
+    settings = {"dataset": opts.get("dataset"), "features": getattr(extractor, "name", str(extractor)),
+                "n_eval": int(opts.get("n_eval") or 10_000), "n_ref": opts.get("n_ref"),
+                "eval_seed": int(opts.get("eval_seed", 12345))}
+    if evals and log.get("settings") not in (None, settings):
+        raise ValueError(f"{out_dir / EVAL_FILE} was measured with other evaluation settings:\n"
+                         f"  before: {log['settings']}\n  now:    {settings}\nNumbers measured differently "
+                         "cannot share a curve: use a new out_dir, or the settings of that run.")
+    _atomic_write_text(out_dir / "run_config.json", json.dumps(stored, indent=2, default=str))
+    metric = log.get("metric")
+    protocol = log.get("protocol")
+    train_seconds = evals[-1].get("train_seconds", 0.0) if evals else 0.0
+    result_train = None
+    overall = tqdm(total=steps, initial=ckpt_step, desc=f"{name} (all steps)", unit="step",
+                   disable=not progress or not todo, dynamic_ncols=True)
+    for target in todo:
+        result_train = train(G, D, loader, replace(cfg, steps=target), out_dir=out_dir, resume=True,
+                             callback=callback, progress=progress)
+        measured = _history_seconds(result_train.history, cfg, target)
+        if measured is not None:
+            train_seconds = measured             # survives disconnects: the history is in the checkpoint
+        elif target > ckpt_step:
+            train_seconds += result_train.seconds
+        ckpt_step = target
+        overall.update(target - overall.n)
+        t_eval = time.perf_counter()
+        ev = evaluate(result_train.generator, opts, extractor, real_images=loader.images)
+        metric, protocol = ev["metric"], ev["protocol"]
+        entry = {"step": target, "value": ev["value"], "metric": metric, "protocol": protocol,
+                 "train_seconds": round(train_seconds, 3), "eval_seconds": round(time.perf_counter() - t_eval, 3),
+                 "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+        prev_best = best_entry(evals)
+        evals.append(entry)
+        if prev_best is None or entry["value"] < prev_best["value"]:
+            state = load_checkpoint(out_dir / LATEST)
+            state["eval"] = dict(entry)
+            save_checkpoint(state, out_dir / BEST)              # atomic: temp file, then rename
+        best = best_entry(evals)
+        write_json_atomic({"name": name, "metric": metric, "protocol": protocol, "settings": settings,
+                           "steps": steps, "eval_every": every, "best": best, "evals": evals}, out_dir / EVAL_FILE)
+        overall.set_postfix({metric: f"{entry['value']:.2f}"})
+        if verbose:
+            tqdm.write(f"[{name}] step {target}/{steps}: {metric} = {entry['value']:.2f} "
+                       f"(best {best['value']:.2f} at step {best['step']}) [{protocol}]")
+        if after_eval is not None:
+            after_eval(entry)
+    overall.close()
+
+    if result_train is None and ckpt_step > 0:
+        # nothing (more) to do: load the latest state without training a step
+        result_train = train(G, D, loader, replace(cfg, steps=ckpt_step), out_dir=out_dir, resume=True,
+                             progress=False)
+    return ExperimentResult(name=name, out_dir=out_dir, config=stored, evals=evals, metric=metric or "",
+                            protocol=protocol or "", G_ema=result_train.generator if result_train else None,
+                            history=result_train.history if result_train else {},
+                            trained_steps=ckpt_step - start_step, seconds=time.perf_counter() - t_start,
+                            train_seconds=train_seconds)
+
+
+# ---------------------------------------------------------------- figures
+def plot_eval_curves(results: dict, axes=None, title: str = "Sample quality over training"):
+    """Two panels: the metric against generator steps, and against training time (the fair
+    comparison: a WGAN-GP step costs ``n_critic`` critic updates). ``results``: label ->
+    :class:`ExperimentResult` (or its eval list). The best evaluation of each run is starred."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 4))
+    metric, protocol = "", ""
+    for label, r in results.items():
+        evals = r.evals if isinstance(r, ExperimentResult) else list(r)
+        if not evals:
+            continue
+        metric, protocol = evals[-1]["metric"], evals[-1]["protocol"]
+        b = best_entry(evals)
+        for ax, key, scale in ((axes[0], "step", 1.0), (axes[1], "train_seconds", 1 / 60)):
+            xs = [e[key] * scale for e in evals]
+            line, = ax.plot(xs, [e["value"] for e in evals], "o-", ms=3, label=label)
+            ax.plot([b[key] * scale], [b["value"]], "*", ms=14, color=line.get_color(),
+                    label=f"{label} best: {b['value']:.2f} @ step {b['step']}")
+    axes[0].set_xlabel("generator step")
+    axes[1].set_xlabel("training time (minutes, excluding evaluation)")
+    for ax in axes:
+        ax.set_ylabel(f"{metric} (lower is better)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].set_title(f"{title}: per generator step")
+    axes[1].set_title(f"{title}: per minute of training")
+    fig = axes[0].figure
+    fig.suptitle(protocol, fontsize=9)
+    fig.tight_layout()
+    return axes
+
+
+def show_best_samples(results: dict, n: int = 64, seed: int = 0, device="cpu", axes=None):
+    """Sample grids of the best EMA generators side by side (the same noise for every run)."""
+    import matplotlib.pyplot as plt
+
+    from .plots import show_images
+
+    if axes is None:
+        _, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 6), squeeze=False)
+        axes = axes[0]
+    for ax, (label, r) in zip(axes, results.items()):
+        G = r.load_best_generator(device)
+        z = torch.randn(n, G.latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+        with torch.no_grad():
+            x = G(z).float().cpu()
+        b = r.best
+        show_images(x, nrow=int(math.sqrt(n)), ax=ax,
+                    title=f"{label}, step {b['step']}: {r.metric} = {b['value']:.2f}")
+    return axes
