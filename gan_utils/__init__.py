@@ -8,7 +8,11 @@ Each module's docstring names the notebook that teaches its idea:
 - ``losses``    the GAN objectives (01_minimax, 07_wgan)
 - ``models``    MLP and DCGAN generators/discriminators (03_mlp_gan, 04_dcgan)
 - ``train``     d_step / g_step and the training loop with checkpoints (03, 04)
+- ``latent``    linear and spherical latent interpolation, the latent explorer (04_dcgan)
+- ``debug_lab`` the classic GAN bugs behind switches (05_debugging_lab)
 - ``metrics``   mode coverage (02), FID and friends (06_evaluation)
+- ``wgan``      JSD vs W1, clipping/GP/SN comparisons (07_wgan)
+- ``experiment`` chunked training with FID evaluation, best checkpoint, resume (08_full_training)
 - ``plots``, ``widgets``  figures and interactive controls used throughout
 """
 from .runtime import SMOKE, checkpoint_dir, describe_environment, get_device, in_colab, seed_everything

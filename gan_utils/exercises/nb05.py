@@ -131,9 +131,13 @@ def check_latent_to_map(fn, seed: int = 0) -> bool:
     try:
         for b, nz in ((1, 3), (5, 100), (64, 16), (7, 7)):
             z = torch.randn(b, nz, generator=gen)
-            out = _tensor(name, _call(fn, z.clone()))
+            try:
+                out = _tensor(name, _call(fn, z.clone()))
+            except (RuntimeError, ValueError, IndexError) as e:
+                _fail(f"{name}: z of shape {(b, nz)} made your function raise {type(e).__name__}: {e}. "
+                      "Don't hard-code the batch size or nz: read them from z.shape (or use -1 / None indexing).")
             if tuple(out.shape) != (b, nz, 1, 1):
-                _fail(f"{name}: z of shape {(b, nz)} became {tuple(out.shape)}, expected {(b, nz, 1, 1)}: "
+                _fail(f"{name}: z of shape {(b, nz)} became {tuple(out.shape)}, expected {(b, nz, 1, 1)} = (B, nz, 1, 1): "
                       "batch first, the nz latent numbers as channels, then a 1x1 'image'. "
                       "Don't hard-code the batch size or nz.")
             if not torch.equal(out.reshape(b, nz), z):
@@ -176,10 +180,6 @@ def check_prepare_batch(fn, seed: int = 0) -> bool:
                 _fail(f"{name}: (6, 1, {h}, {h}) with channels={channels}, size={size} gave {tuple(out.shape)}, "
                       f"expected {(6, channels, size, size)}")
             out = out.float()
-            for c in range(1, channels):
-                if not torch.allclose(out[:, c], out[:, 0], atol=1e-6):
-                    _fail(f"{name}: channel {c} differs from channel 0. A grey image in RGB has R = G = B: "
-                          "repeat the one channel (x.expand(-1, 3, -1, -1) or x.repeat(1, 3, 1, 1)).")
             # each image on its own: change the others, image 0 must not move
             x2 = x.clone()
             x2[1:] = -x2[1:]
@@ -188,6 +188,10 @@ def check_prepare_batch(fn, seed: int = 0) -> bool:
                 _fail(f"{name}: output image 0 changes when *other* images of the batch change: pixels are "
                       "being moved across images. That is what Tensor.resize_ does (it re-reads memory "
                       "with the new shape); resample each image with F.interpolate instead.")
+            for c in range(1, channels):
+                if not torch.allclose(out[:, c], out[:, 0], atol=1e-6):
+                    _fail(f"{name}: channel {c} differs from channel 0. A grey image in RGB has R = G = B: "
+                          "repeat the one channel (x.expand(-1, 3, -1, -1) or x.repeat(1, 3, 1, 1)).")
             ref = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=size < h)
             err = (out[:, :1] - ref).abs().mean().item()
             if err < 0.05:
@@ -270,7 +274,7 @@ def check_g_loss(fn, seed: int = 0) -> bool:
                 continue
             wrong_target = F.binary_cross_entropy_with_logits(l, torch.zeros_like(l))
             if torch.allclose(out.detach(), wrong_target, rtol=1e-5):
-                _fail(f"{name}: that is BCE against the *fake* label 0, i.e. -log(1 - D(G(z))): G would be "
+                _fail(f"{name}: that is BCE against the fake label 0, i.e. -log(1 - D(G(z))): G would be "
                       "rewarded for making D reject its samples. G's loss labels its fakes as real (1).")
             if torch.allclose(out.detach(), -F.softplus(l).mean(), rtol=1e-5):
                 _fail(f"{name}: that is the saturating loss log(1 - D(G(z))) (notebook 01): its gradient vanishes "
@@ -338,7 +342,8 @@ def check_d_step(fn, n_trials: int = 3, seed: int = 0) -> bool:
             diff = max((p - q).abs().max().item() for p, q in zip(D.parameters(), D_ref.parameters()))
             if diff > 1e-5:
                 _fail(f"{name}: D's update differs from the reference step (max weight difference {diff:.2e}). "
-                      "Zero D's old gradients first (opt_d.zero_grad()), then backward once, then opt_d.step().")
+                      "Zero D's old gradients first (opt_d.zero_grad()), label real images 1 and fakes 0, "
+                      "backward once, then opt_d.step().")
     except _NotAttempted:
         return _not_attempted(name)
     print(f"{name}: D updated correctly, no gradient reached G and G's graph is intact ({n_trials} trials).")
@@ -500,8 +505,9 @@ def check_bce_with_logits(fn, seed: int = 0) -> bool:
                 continue
             p = torch.sigmoid(logits)
             if torch.allclose(out.detach(), F.binary_cross_entropy(p, targets), rtol=1e-5, atol=1e-6):
-                _fail(f"{name}: that is BCELoss on sigmoid(l): where sigmoid rounds to 0 or 1 in float32 the log "
-                      "is clamped at -100 and the gradient is lost. Compute the loss from the logit itself.")
+                _fail(f"{name}: that is BCE computed from p = sigmoid(l) (BCELoss, or log(sigmoid(l)) by hand): "
+                      "1 - p loses its digits for l > ~10, rounds to 0 at l ~ 17 in float32, the log is then "
+                      "clamped at -100 (or is -inf) and the gradient is lost. Compute the loss from the logit itself.")
             _fail(f"{name}: got {out.item():.5f}, expected {want.item():.5f} (max gradient difference "
                   f"{float((g - g_want).abs().max()):.2e}). BCE = -[y log sigmoid(l) + (1 - y) log(1 - sigmoid(l))], "
                   "averaged over the batch.")

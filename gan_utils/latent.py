@@ -1,0 +1,183 @@
+"""Walking the latent space: linear and spherical interpolation, and a latent explorer.
+
+Taught in notebooks/04_dcgan.ipynb (section "Latent space"), reused wherever a trained generator is
+inspected (06 evaluation, 08 full run).
+
+Why two interpolations? For z ~ N(0, I_d) the norm |z| concentrates around sqrt(d) (10 for
+d = 100): almost all of the prior's mass lies in a thin shell, and the generator was trained only on
+codes from that shell. The straight line between two such codes cuts *inside* the shell: for two
+independent codes its midpoint has norm about sqrt(d / 2), about 7.1 for d = 100, a radius the
+generator has essentially never seen. The spherical interpolation (slerp) moves along the great
+circle between the two codes at constant angular speed and, when both codes have the same norm,
+keeps that norm all the way.
+
+    lerp(z0, z1, t)  = (1 - t) z0 + t z1
+    slerp(z0, z1, t) = sin((1 - t) W) / sin(W) z0 + sin(t W) / sin(W) z1,   cos W = <z0, z1> / (|z0| |z1|)
+
+Shapes: ``z0`` and ``z1`` are ``(d,)`` or a batch ``(B, d)`` (the last dimension is the latent
+one); ``t`` is a number (the result has the shape of ``z0``) or a 1-D tensor of ``n`` positions (the
+result is ``(n, d)`` or ``(n, B, d)``).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["lerp", "slerp", "interpolate", "interpolate_images", "generate", "latent_explorer", "METHODS"]
+
+METHODS = ("slerp", "linear")
+
+
+def _positions(t, like: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """``t`` as a tensor broadcastable against ``like`` (n, 1, ..., 1); and whether it was a scalar."""
+    t = torch.as_tensor(t, dtype=like.dtype, device=like.device)
+    if t.dim() == 0:
+        return t, True
+    if t.dim() != 1:
+        raise ValueError(f"t must be a number or a 1-D tensor of positions, got shape {tuple(t.shape)}")
+    return t.view(-1, *([1] * like.dim())), False  # (n,) -> (n, 1, ..., 1)
+
+
+def _check_pair(z0: torch.Tensor, z1: torch.Tensor) -> None:
+    if z0.shape != z1.shape:
+        raise ValueError(f"z0 {tuple(z0.shape)} and z1 {tuple(z1.shape)} must have the same shape")
+    if z0.dim() not in (1, 2):
+        raise ValueError(f"latent codes must be (d,) or (B, d), got {tuple(z0.shape)}")
+
+
+def lerp(z0: torch.Tensor, z1: torch.Tensor, t) -> torch.Tensor:
+    """Linear interpolation ``(1 - t) z0 + t z1`` (see the module doc for shapes)."""
+    _check_pair(z0, z1)
+    t, _ = _positions(t, z0)
+    return z0 + t * (z1 - z0)
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t, eps: float = 1e-6) -> torch.Tensor:
+    """Spherical linear interpolation along the great circle from ``z0`` to ``z1``.
+
+    The angle W between the codes is taken per pair (over the last dimension). Where the codes are
+    (nearly) parallel, sin(W) ~ 0 and the formula is 0/0; there the arc *is* the straight line and
+    :func:`lerp` is returned. Exactly opposite codes (W = pi) have no unique great circle; the
+    formula also hits 0/0 there and lerp (through the origin) is returned too.
+    """
+    _check_pair(z0, z1)
+    t, _ = _positions(t, z0)
+    n0 = z0.norm(dim=-1, keepdim=True)                      # (..., 1)
+    n1 = z1.norm(dim=-1, keepdim=True)
+    cos = ((z0 * z1).sum(-1, keepdim=True) / (n0 * n1).clamp_min(1e-30)).clamp(-1.0, 1.0)
+    omega = torch.arccos(cos)                               # angle between the codes, (..., 1)
+    sin = torch.sin(omega)
+    degenerate = sin.abs() < eps                            # parallel or opposite: no unique arc
+    safe_sin = torch.where(degenerate, torch.ones_like(sin), sin)
+    w0 = torch.sin((1 - t) * omega) / safe_sin              # broadcasts (n, 1, ..., 1) with (..., 1)
+    w1 = torch.sin(t * omega) / safe_sin
+    out = w0 * z0 + w1 * z1
+    return torch.where(degenerate, z0 + t * (z1 - z0), out)
+
+
+def interpolate(z0: torch.Tensor, z1: torch.Tensor, n: int = 10, method: str = "slerp") -> torch.Tensor:
+    """``n`` evenly spaced codes from ``z0`` to ``z1`` (both included): ``(n, d)`` or ``(n, B, d)``."""
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}; use one of {METHODS}")
+    if n < 2:
+        raise ValueError("n must be at least 2 (the two end points)")
+    t = torch.linspace(0.0, 1.0, n, dtype=z0.dtype, device=z0.device)
+    return (slerp if method == "slerp" else lerp)(z0, z1, t)
+
+
+@torch.no_grad()
+def interpolate_images(G: torch.nn.Module, z0: torch.Tensor, z1: torch.Tensor, n: int = 10,
+                       method: str = "slerp") -> torch.Tensor:
+    """Images along the path from ``z0`` to ``z1``: ``(n, C, H, W)`` for codes ``(d,)``, or
+    ``(B * n, C, H, W)`` (row by row: pair 0's path first) for batches ``(B, d)``.
+
+    ``G`` runs in eval mode (BatchNorm uses its running statistics, so an image does not depend on
+    the other images of the batch) and is put back in the mode it was in.
+    """
+    zs = interpolate(z0, z1, n, method)                               # (n, d) or (n, B, d)
+    if zs.dim() == 3:
+        zs = zs.transpose(0, 1).reshape(-1, zs.shape[-1])             # (n, B, d) -> (B * n, d)
+    return generate(G, zs)
+
+
+@torch.no_grad()
+def generate(G: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """``G(z)`` in eval mode, on G's device, returned as a float CPU tensor; G's mode is restored."""
+    device = next(G.parameters()).device
+    was = G.training
+    G.eval()
+    try:
+        return G(z.to(device)).float().cpu()
+    finally:
+        G.train(was)
+
+
+def latent_explorer(G: torch.nn.Module, latent_dim: int | None = None, n_path: int = 9, figsize=(11, 6.5)):
+    """A drawing function for :func:`gan_utils.widgets.interactive_or_static` (notebook 04).
+
+    Returns ``draw(seed_a, seed_b, t, method)``: codes ``z_a``, ``z_b`` ~ N(0, I) drawn from the
+    seeds, the point at position ``t`` in [0, 1] on the ``method`` path ("slerp" or "linear"), and a
+    figure of three panels: the image at ``t``, |z| along both paths against the prior's typical norm
+    sqrt(d), and (below) the whole path of ``n_path`` images with the one nearest ``t`` framed.
+
+        explorer = interactive_or_static(latent_explorer(G), dict(seed_a=1, seed_b=2, t=0.5, method="slerp"),
+                                         seed_a=(0, 99, 1), seed_b=(0, 99, 1), t=(0.0, 1.0, 0.05),
+                                         method=["slerp", "linear"])
+    """
+    import matplotlib.pyplot as plt
+
+    from .plots import image_grid
+
+    d = int(latent_dim if latent_dim is not None else G.latent_dim)
+
+    def code(seed: int) -> torch.Tensor:
+        return torch.randn(d, generator=torch.Generator().manual_seed(int(seed)))
+
+    def draw(seed_a: int = 1, seed_b: int = 2, t: float = 0.5, method: str = "slerp"):
+        if method not in METHODS:
+            raise ValueError(f"method={method!r}; use one of {METHODS}")
+        za, zb = code(seed_a), code(seed_b)
+        interp = slerp if method == "slerp" else lerp
+        z_t = interp(za, zb, float(t))
+        path = interpolate_images(G, za, zb, n_path, method)                         # (n_path, C, H, W)
+        img_t = generate(G, z_t.unsqueeze(0))[0]                                      # G(z_t), (C, H, W)
+        ts = torch.linspace(0, 1, 101)
+        norms = {m: (slerp if m == "slerp" else lerp)(za, zb, ts).norm(dim=-1) for m in METHODS}
+
+        fig = plt.figure(figsize=figsize)
+        gs = fig.add_gridspec(2, 2, width_ratios=[1, 1.7], height_ratios=[2.2, 1])
+        ax_img = fig.add_subplot(gs[0, 0])
+        grid = image_grid(img_t.unsqueeze(0), nrow=1, pad=0)
+        ax_img.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=1)
+        ax_img.set_title(f"G(z) at t = {float(t):.2f} ({method})")
+        ax_img.set_xlabel(f"|z| = {z_t.norm():.2f}")
+        ax_img.set_xticks([])
+        ax_img.set_yticks([])
+
+        ax_path = fig.add_subplot(gs[1, :])
+        strip = image_grid(path, nrow=n_path, pad=2)
+        ax_path.imshow(strip, cmap="gray" if strip.ndim == 2 else None, vmin=0, vmax=1)
+        k = int(round(float(t) * (n_path - 1)))
+        size = path.shape[-1] + 2
+        ax_path.add_patch(plt.Rectangle((k * size + 0.5, 0.5), size - 1, size - 1, fill=False,
+                                        edgecolor="C3", linewidth=2.5))
+        ax_path.set_title(f"{method} path from seed {seed_a} (left) to seed {seed_b} (right)")
+        ax_path.set_xlabel("t = 0 ... 1 (red frame: nearest to t)")
+        ax_path.set_xticks([])
+        ax_path.set_yticks([])
+
+        ax_norm = fig.add_subplot(gs[0, 1])
+        for m, style in zip(METHODS, ("-", "--")):
+            ax_norm.plot(ts, norms[m], style, lw=2, label=m)
+        ax_norm.axhline(math.sqrt(d), color="k", lw=1, ls=":", label=r"$\sqrt{d}$ (typical |z|)")
+        ax_norm.axvline(float(t), color="C3", lw=1)
+        ax_norm.set_xlabel("t")
+        ax_norm.set_ylabel("|z| along the path")
+        ax_norm.set_title("Norm of the code")
+        ax_norm.set_ylim(0, 1.25 * float(max(n.max() for n in norms.values())))
+        ax_norm.legend(fontsize=9, loc="lower center")
+        fig.tight_layout()
+        return fig
+
+    return draw

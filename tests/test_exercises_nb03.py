@@ -1,0 +1,173 @@
+"""The exercise checks of notebook 03 accept the reference solutions, report unsolved stubs
+without failing, and reject wrong answers (so a check that passes everything cannot slip in)."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gan_utils.exercises import nb03
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_solutions():
+    spec = importlib.util.spec_from_file_location("solutions_03_mlp_gan", ROOT / "solutions" / "03_mlp_gan.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+SOL = _load_solutions()
+CHECKS = {
+    "d_step": nb03.check_d_step,
+    "g_step": nb03.check_g_step,
+    "mlp_param_count": nb03.check_mlp_param_count,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_reference_solution_passes_its_check(name, capsys):
+    # guards against: a check (or a solution) drifting so the published solution is "wrong"
+    assert CHECKS[name](getattr(SOL, name)) is True
+    assert "not attempted" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_unsolved_stub_reports_not_attempted_without_failing(name, capsys):
+    # guards against: the notebook failing CI because the learner stubs are (rightly) unsolved
+    def stub(*args):
+        raise NotImplementedError
+
+    assert CHECKS[name](stub) is False
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def test_checks_leave_the_global_random_stream_alone():
+    # guards against: running a check in the notebook changing the seeded training run after it
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    nb03.check_d_step(SOL.d_step)
+    nb03.check_g_step(SOL.g_step)
+    assert torch.equal(torch.rand(3), expected)
+
+
+# ---------------------------------------------------------------- wrong answers must fail
+def _bce(logits, target):
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, float(target)))
+
+
+def _d_no_detach(D, real, fake, opt):
+    loss = _bce(D(real), 1) + _bce(D(fake), 0)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
+def _d_no_zero_grad(D, real, fake, opt):
+    loss = _bce(D(real), 1) + _bce(D(fake.detach()), 0)
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
+def _d_swapped(D, real, fake, opt):
+    loss = _bce(D(real), 0) + _bce(D(fake.detach()), 1)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
+def _d_no_step(D, real, fake, opt):
+    return _bce(D(real), 1) + _bce(D(fake.detach()), 0)
+
+
+def _d_real_only(D, real, fake, opt):
+    loss = _bce(D(real), 1)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
+def _d_wrong_return(D, real, fake, opt):
+    SOL.d_step(D, real, fake, opt)
+    return 0.0
+
+
+def _g_saturating(D, fake, opt):
+    loss = -F.softplus(D(fake)).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
+def _g_target0(D, fake, opt):
+    loss = _bce(D(fake), 0)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
+def _g_no_zero_grad(D, fake, opt):
+    loss = _bce(D(fake), 1)
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
+def _g_detached(D, fake, opt):
+    loss = _bce(D(fake.detach()), 1)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
+def _g_steps_d_too(D, fake, opt):
+    loss = SOL.g_step(D, fake, opt)
+    with torch.no_grad():
+        for p in D.parameters():
+            p.sub_(0.1 * p.grad)
+    return loss
+
+
+def _count_no_bias(i, h, d, o):
+    sizes = [i] + [h] * d + [o]
+    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def _count_depth_off_by_one(i, h, d, o):
+    return SOL.mlp_param_count(i, h, d - 1, o)
+
+
+WRONG = [
+    ("d_step", _d_no_detach, "detach"),
+    ("d_step", _d_no_zero_grad, "zero_grad"),
+    ("d_step", _d_swapped, "swapped"),
+    ("d_step", _d_no_step, "did not change"),
+    ("d_step", _d_real_only, "differ from the reference"),
+    ("d_step", _d_wrong_return, "returned"),
+    ("g_step", _g_saturating, "saturating"),
+    ("g_step", _g_target0, "target 0"),
+    ("g_step", _g_no_zero_grad, "zero_grad"),
+    ("g_step", _g_detached, "did not change"),
+    ("g_step", _g_steps_d_too, "D's parameters changed"),
+    ("mlp_param_count", _count_no_bias, "bias"),
+    ("mlp_param_count", _count_depth_off_by_one, "hidden layers"),
+    ("mlp_param_count", lambda i, h, d, o: i * h, "expected"),
+]
+
+
+@pytest.mark.parametrize("name, wrong, hint", WRONG, ids=[f"{n}-{w.__name__}" for n, w, _ in WRONG])
+def test_wrong_answer_fails_with_a_helpful_message(name, wrong, hint):
+    # guards against: a check that accepts anything (the learner would "pass" a wrong answer)
+    with pytest.raises(AssertionError) as info:
+        CHECKS[name](wrong)
+    assert hint in str(info.value), f"message should mention {hint!r}: {info.value}"
