@@ -15,7 +15,7 @@ course: setup  ## command 1: set up and open the course in JupyterLab
 	$(PYTHON) -m jupyter lab notebooks/
 
 test: setup  ## command 2: set up and run every test (unit tests + all notebooks in smoke mode under nbval)
-	GAN_COURSE_SMOKE=1 $(PYTHON) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider
+	GAN_COURSE_SMOKE=1 OMP_WAIT_POLICY=PASSIVE $(PYTHON) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider
 
 test-fast:  ## unit tests only, no install
 	$(PYTHON) -m pytest tests -q

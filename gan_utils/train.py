@@ -49,6 +49,13 @@ class TrainConfig:
     ckpt_every: int = 0             # checkpoint interval when out_dir is given (0 = only at the end)
     grad_norms: bool = True         # record the global grad norm of D and G each step
     seed: int = 0                   # fixed noise and the data order derive from it
+    # The fast path (gan_utils.fast; benchmarks/RESULTS.md). None = auto: on CUDA, data on the
+    # device + channels_last + bf16 autocast of the G/D forwards + cudnn.benchmark + torch.compile
+    # for runs of >= 10k steps (never for wgan-gp); on the CPU only channels_last, the one item that
+    # measurably helps there.
+    # It trains the same model (tests/test_fast_path.py); False = the plain eager loop.
+    fast: Optional[bool] = None
+    compile: Optional[object] = None  # None = auto (CUDA, >= 10k steps); False; True; or a torch.compile backend name
 
     @classmethod
     def preset(cls, loss: str, **overrides) -> "TrainConfig":
@@ -89,9 +96,10 @@ class NonFiniteLossError(RuntimeError):
 
 # ----------------------------------------------------------------------------- the two steps
 def _grad_norm(params) -> torch.Tensor:
+    params = list(params)
     grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
+    if not grads:  # on the parameters' device: the log flush stacks these across steps
+        return torch.zeros((), device=params[0].device if params else None)
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # ||all grads||_2
 
 
@@ -104,7 +112,7 @@ def d_step(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, opt_d: torch.op
     Returns 0-d tensors (no host sync).
     """
     fake = fake.detach()                       # the D step must not train G
-    real_out, fake_out = D(real), D(fake)      # (B,) logits / critic scores
+    real_out, fake_out = D(real).float(), D(fake).float()  # (B,) logits / critic scores; fp32 losses under autocast
     out = {}
     if cfg.loss in ("wgan-clip", "wgan-gp"):
         loss = critic_loss_wasserstein(real_out, fake_out)      # E[f(G(z))] - E[f(x)]
@@ -137,7 +145,7 @@ def g_step(D: nn.Module, fake: torch.Tensor, opt_g: torch.optim.Optimizer, cfg: 
     """
     D.requires_grad_(False)                    # D is a fixed function during the G step
     try:
-        fake_out = D(fake)
+        fake_out = D(fake).float()             # fp32 loss even when D ran in bf16
         if cfg.loss == "bce-ns":
             loss = g_loss_nonsaturating(fake_out)               # -E[log D(G(z))]
         elif cfg.loss == "bce-saturating":
@@ -175,8 +183,12 @@ class EMA:
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
         ema_p = [p for p in self.model.parameters()]
         torch._foreach_lerp_(ema_p, [p.detach() for p in G.parameters()], 1.0 - d)  # e <- d*e + (1-d)*p
-        for be, b in zip(self.model.buffers(), G.buffers()):
-            be.copy_(b)
+        ema_b, g_b = list(self.model.buffers()), list(G.buffers())
+        if ema_b and hasattr(torch, "_foreach_copy_"):
+            torch._foreach_copy_(ema_b, g_b)               # one launch for all BatchNorm statistics
+        else:
+            for be, b in zip(ema_b, g_b):
+                be.copy_(b)
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -190,6 +202,7 @@ class TrainResult:
     samples: list = field(default_factory=list)        # [(step, (n, C, H, W) CPU tensor in [-1, 1])]
     seconds: float = 0.0
     out_dir: Optional[Path] = None
+    fast: dict = field(default_factory=dict)            # what the fast path did (gan_utils.fast.FastPlan)
 
     @property
     def generator(self) -> nn.Module:
@@ -246,15 +259,23 @@ def train(G: nn.Module, D: nn.Module, data, cfg: TrainConfig, *, device=None, ou
     end), ``history.json`` and ``samples_XXXXXX.png`` grids. ``resume=True`` continues from
     ``out_dir/checkpoint_latest.pt`` (bit-exact on CPU). ``callback(info)`` is called after every
     log flush with ``info = {"step", "history", "samples", "G_ema"}`` (live plots).
+
+    ``cfg.fast`` (default: auto) turns on the fast path of :mod:`gan_utils.fast`; G, D, their
+    optimisers and ``data`` are left in their original memory layout and device when it returns.
     """
     from tqdm.auto import tqdm
+
+    from . import fast as _fast
 
     device = torch.device(device) if device is not None else next(G.parameters()).device
     G.to(device).train()
     D.to(device).train()
+    plan = _fast.resolve_plan(cfg, device, G, D)
     opt_g, opt_d = optimizers or make_optimizers(G, D, cfg, device)
     ema = EMA(G, cfg.ema_decay) if cfg.ema_decay > 0 else None
     out_dir = Path(out_dir) if out_dir is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)   # sample grids may come before the first checkpoint
     history: dict = {}
     samples: list = []
     start = 0
@@ -284,6 +305,24 @@ def train(G: nn.Module, D: nn.Module, data, cfg: TrainConfig, *, device=None, ou
                 torch.cuda.set_rng_state(ck["rng"]["cuda"].cpu(), device)
             if ck.get("loader") is not None and hasattr(data, "load_state_dict"):
                 data.load_state_dict(ck["loader"])
+
+    # ---- fast path set-up (gan_utils.fast); undone in the `finally` below
+    source = data                                     # the caller's loader: its position is synced back
+    moved = _fast.move_loader(data, device) if plan.device_data else None
+    if moved is not None:
+        data = moved
+        state_dict_fn = data.state_dict
+    models = (G, D, ema.model if ema is not None else None)
+    if plan.channels_last:
+        _fast.set_memory_format(torch.channels_last, models, (opt_g, opt_d))
+    cudnn_was = torch.backends.cudnn.benchmark
+    if plan.cudnn_benchmark:
+        torch.backends.cudnn.benchmark = True
+    if plan.channels_last or plan.dtype is not None or plan.compile:
+        G_run, D_run = _fast.FastModule(G, plan, device.type), _fast.FastModule(D, plan, device.type)
+    else:
+        G_run, D_run = G, D
+    fast_info = plan.as_dict()
 
     batches = iter(data)
     g_loss_needs_graph = cfg.n_critic == 1  # reuse the D step's fake batch for the G step
@@ -337,7 +376,7 @@ def train(G: nn.Module, D: nn.Module, data, cfg: TrainConfig, *, device=None, ou
         was = model.training
         model.eval()
         with torch.no_grad():
-            imgs = model(fixed_z).float().cpu()
+            imgs = model(fixed_z).float().cpu().contiguous()
         model.train(was)
         samples.append((step, imgs))
         if out_dir is not None and imgs.dim() == 4:
@@ -348,49 +387,69 @@ def train(G: nn.Module, D: nn.Module, data, cfg: TrainConfig, *, device=None, ou
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"train {cfg.loss}",
                disable=not progress, dynamic_ncols=True)
     step = start
-    for step_idx in bar:
-        # (1) Update D: n_critic steps on real vs detached fake batches
-        for k in range(cfg.n_critic):
-            real = _as_batch(next(batches)).to(device, non_blocking=True)
-            if not checked:
-                check_setup(G, D, real, cfg)
-                checked = True
-            z = torch.randn(real.shape[0], cfg.latent_dim, device=device)
-            if g_loss_needs_graph:
-                fake = G(z)                           # graph kept: the G step reuses it
-            else:
-                with torch.no_grad():
-                    fake = G(z)
-            d_out = d_step(D, real, fake, opt_d, cfg)
-        # (2) Update G: through a frozen D
-        if not g_loss_needs_graph:
-            fake = G(torch.randn(real.shape[0], cfg.latent_dim, device=device))
-        g_out = g_step(D, fake, opt_g, cfg, G)
-        if ema is not None:
-            ema.update(G)
+    try:
+        for step_idx in bar:
+            # (1) Update D: n_critic steps on real vs detached fake batches
+            for k in range(cfg.n_critic):
+                real = _as_batch(next(batches)).to(device, non_blocking=True)
+                if not checked:
+                    check_setup(G, D, real, cfg)
+                    checked = True
+                    if plan.compile:
+                        why = _fast.compile_models(G_run, D_run, _fast.prepare_batch(real, plan), cfg, plan, device)
+                        fast_info["compiled"] = why is None
+                        if why is not None:
+                            fast_info["compile_error"] = why
+                real = _fast.prepare_batch(real, plan)
+                z = torch.randn(real.shape[0], cfg.latent_dim, device=device)
+                if g_loss_needs_graph:
+                    fake = G_run(z)                       # graph kept: the G step reuses it
+                else:
+                    with torch.no_grad():
+                        fake = G_run(z)
+                d_out = d_step(D_run, real, fake, opt_d, cfg)
+            # (2) Update G: through a frozen D
+            if not g_loss_needs_graph:
+                fake = G_run(torch.randn(real.shape[0], cfg.latent_dim, device=device))
+            g_out = g_step(D_run, fake, opt_g, cfg, G)
+            if ema is not None:
+                ema.update(G)
 
-        step = step_idx + 1
-        buffer.append({**d_out, **g_out})
-        is_last = step == cfg.steps
-        do_ckpt = out_dir is not None and (is_last or (cfg.ckpt_every and step % cfg.ckpt_every == 0))
-        do_sample = is_last or (cfg.sample_every and step % cfg.sample_every == 0)
-        if is_last or do_ckpt or step % cfg.log_every == 0:
-            flush(step)                               # NaN check happens here, before any save
-            bar.set_postfix(loss_D=f"{history['loss_D'][-1]:.3f}", loss_G=f"{history['loss_G'][-1]:.3f}")
-        if do_sample:
-            sample(step)
-        if do_ckpt:
-            save(step)
-        if callback is not None and (step % cfg.log_every == 0 or is_last or do_sample):
-            callback({"step": step, "history": history, "samples": samples,
-                      "G_ema": ema.model if ema is not None else G})
-    bar.close()
-    flush(step)
+            step = step_idx + 1
+            buffer.append({**d_out, **g_out})
+            is_last = step == cfg.steps
+            do_ckpt = out_dir is not None and (is_last or (cfg.ckpt_every and step % cfg.ckpt_every == 0))
+            do_sample = is_last or (cfg.sample_every and step % cfg.sample_every == 0)
+            if is_last or do_ckpt or step % cfg.log_every == 0:
+                flush(step)                               # NaN check happens here, before any save
+                bar.set_postfix(loss_D=f"{history['loss_D'][-1]:.3f}", loss_G=f"{history['loss_G'][-1]:.3f}")
+            if do_sample:
+                sample(step)
+            if do_ckpt:
+                save(step)
+            if callback is not None and (step % cfg.log_every == 0 or is_last or do_sample):
+                if plan.channels_last:                    # the callback sees G, D, G_ema in the caller's layout
+                    _fast.set_memory_format(torch.contiguous_format, models)
+                try:
+                    callback({"step": step, "history": history, "samples": samples,
+                              "G_ema": ema.model if ema is not None else G})
+                finally:
+                    if plan.channels_last:
+                        _fast.set_memory_format(torch.channels_last, models)
+        bar.close()
+        flush(step)
+    finally:
+        bar.close()
+        if plan.channels_last:                            # hand back the layout the caller gave us
+            _fast.set_memory_format(torch.contiguous_format, models, (opt_g, opt_d))
+        torch.backends.cudnn.benchmark = cudnn_was
+        if moved is not None and hasattr(source, "load_state_dict"):
+            source.load_state_dict(moved.state_dict())   # the caller's loader continues where we stopped
     if out_dir is not None:
         import json
         (out_dir / "history.json").write_text(json.dumps(history))
     return TrainResult(G=G, D=D, G_ema=ema.model if ema is not None else None, config=cfg, history=history,
-                       samples=samples, seconds=time.perf_counter() - t0, out_dir=out_dir)
+                       samples=samples, seconds=time.perf_counter() - t0, out_dir=out_dir, fast=fast_info)
 
 
 _MUST_MATCH = ("loss", "batch_size", "latent_dim", "n_critic", "optimizer")
