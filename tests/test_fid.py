@@ -437,3 +437,26 @@ def test_mode_collapse_shows_as_low_recall_not_low_precision(real_feats, clf, fm
     pr = precision_recall(real, clf(few), k=3)
     print(pr)
     assert pr.recall < 0.05 and pr.precision > 0.5 and pr.coverage < 0.05
+
+
+def test_fid_of_a_generator_does_not_depend_on_the_batch_size():
+    """Drawing z batch by batch from one seeded generator gave other samples for another batch size."""
+    import torch.nn as nn
+
+    from gan_utils.metrics.fid import _generated_statistics
+    from gan_utils.metrics.features import FeatureExtractor
+
+    class Flat(FeatureExtractor):
+        name, distance_name, dim, min_samples, cache_id = "flat", "FD-flat", 4, 1, "flat"
+
+        def __init__(self):
+            pass
+
+        def __call__(self, x):
+            return x.flatten(1).double()
+
+    G = nn.Linear(3, 4)
+    G.latent_dim = 3
+    a = _generated_statistics(G, 3, 50, Flat(), 7, seed=0)
+    b = _generated_statistics(G, 3, 50, Flat(), 50, seed=0)
+    assert np.allclose(a[0], b[0]) and np.allclose(a[1], b[1])

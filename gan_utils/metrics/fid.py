@@ -246,12 +246,12 @@ def _generated_statistics(generator, latent_dim: int, n: int, extractor: Feature
     if was_training:
         generator.eval()  # BatchNorm running statistics, and no update of them while sampling
     try:
-        g = torch.Generator().manual_seed(seed)
+        # all n codes drawn at once, so the samples (and the number) do not depend on batch_size
+        z_all = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
         rs = RunningStats()
         shape = None
         for start in range(0, n, batch_size):
-            b = min(batch_size, n - start)
-            z = torch.randn(b, latent_dim, generator=g).to(dev)
+            z = z_all[start:start + batch_size].to(dev)
             x = generator(z)
             shape = tuple(x.shape[1:])
             rs.update(extractor(x))
