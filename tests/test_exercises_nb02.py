@@ -1,0 +1,128 @@
+"""The exercise checks of notebook 02 accept the reference solutions, report unsolved stubs
+without failing, and reject wrong answers (so a check that passes everything cannot slip in)."""
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gan_utils.exercises import nb02
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_solutions():
+    spec = importlib.util.spec_from_file_location("solutions_02_toy_gans", ROOT / "solutions" / "02_toy_gans.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+SOL = _load_solutions()
+CHECKS = {
+    "kde": nb02.check_kde,
+    "mode_coverage": nb02.check_mode_coverage,
+    "critic_field": nb02.check_critic_field,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_reference_solution_passes_its_check(name, capsys):
+    # guards against: a check (or a solution) drifting so the published solution is "wrong"
+    assert CHECKS[name](getattr(SOL, name)) is True
+    assert "not attempted" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_unsolved_stub_reports_not_attempted_without_failing(name, capsys):
+    # guards against: the notebook failing CI because the learner stubs are (rightly) unsolved
+    def stub(*args):
+        raise NotImplementedError
+
+    assert CHECKS[name](stub) is False
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- wrong answers must fail
+def _kde_sum(samples, x, h):
+    return SOL.kde(samples, x, h) * len(np.ravel(samples))          # forgot to average
+
+
+def _kde_no_h(samples, x, h):
+    return SOL.kde(samples, x, h) * h                               # kernel not divided by h
+
+
+def _kde_variance(samples, x, h):
+    return SOL.kde(samples, x, math.sqrt(h))                        # h used as a variance
+
+
+def _kde_one_sample(samples, x, h):
+    return SOL.kde(np.ravel(samples)[:1], x, h)
+
+
+def _cov_any_sample(samples, centers, std):
+    x, c = np.asarray(samples), np.asarray(centers)
+    d = np.sqrt(((x[:, None] - c[None]) ** 2).sum(-1))
+    hq = d.min(1) <= 3 * std
+    return int(len(np.unique(d.argmin(1)[hq]))), float(hq.mean())   # one sample = covered
+
+
+def _cov_one_std(samples, centers, std):
+    return SOL.mode_coverage(samples, centers, std / 3)             # within 1 std
+
+
+def _cov_percent(samples, centers, std):
+    m, hq = SOL.mode_coverage(samples, centers, std)
+    return m, 100 * hq
+
+
+def _cov_hq_over_hq(samples, centers, std):
+    m, hq = SOL.mode_coverage(samples, centers, std)
+    return m, 1.0 if hq > 0 else 0.0                                # fraction of the wrong total
+
+
+def _field_ij(D, lim, res):
+    xs = np.linspace(-lim, lim, res)
+    gx, gy = np.meshgrid(xs, xs, indexing="ij")                     # transposed layout
+    pts = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float32)
+    with torch.no_grad():
+        return D(pts).numpy().reshape(res, res)
+
+
+def _field_flipped(D, lim, res):
+    return np.flipud(SOL.critic_field(D, lim, res))
+
+
+def _field_flat(D, lim, res):
+    return SOL.critic_field(D, lim, res).ravel()
+
+
+def _field_wrong_range(D, lim, res):
+    return SOL.critic_field(D, 1.0, res)
+
+
+WRONG = [
+    ("kde", _kde_sum, "divide the sum by the number of samples"),
+    ("kde", _kde_no_h, "divide by h"),
+    ("kde", _kde_variance, "not its variance"),
+    ("kde", _kde_one_sample, "wrong values"),
+    ("mode_coverage", _cov_any_sample, "0.8 %"),
+    ("mode_coverage", _cov_one_std, "**3** standard deviations"),
+    ("mode_coverage", _cov_percent, "not a percentage"),
+    ("mode_coverage", _cov_hq_over_hq, "all* samples"),
+    ("mode_coverage", lambda s, c, std: 3, "pair"),
+    ("critic_field", _field_ij, "transposed"),
+    ("critic_field", _field_flipped, "upside down"),
+    ("critic_field", _field_flat, "reshape"),
+    ("critic_field", _field_wrong_range, "wrong values"),
+]
+
+
+@pytest.mark.parametrize("name, wrong, hint", WRONG, ids=[f"{n}-{getattr(w, '__name__', 'lambda')}" for n, w, _ in WRONG])
+def test_wrong_answer_fails_with_a_helpful_message(name, wrong, hint):
+    # guards against: a check that accepts anything (the learner would "pass" a wrong answer)
+    with pytest.raises(AssertionError) as info:
+        CHECKS[name](wrong)
+    assert hint in str(info.value), f"message should mention {hint!r}: {info.value}"

@@ -1,0 +1,151 @@
+"""The exercise checks of notebook 07 accept the reference solutions, report unsolved stubs
+without failing, and reject wrong answers (so a check that passes everything cannot slip in)."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gan_utils.exercises import nb07
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_solutions():
+    spec = importlib.util.spec_from_file_location("solutions_07_wgan", ROOT / "solutions" / "07_wgan.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+SOL = _load_solutions()
+CHECKS = {
+    "w1_from_samples": nb07.check_w1_from_samples,
+    "spectral_norm": nb07.check_spectral_norm,
+    "critic_step_gp": nb07.check_critic_step_gp,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_reference_solution_passes_its_check(name, capsys):
+    # guards against: a check (or a solution) drifting so the published solution is "wrong"
+    assert CHECKS[name](getattr(SOL, name)) is True
+    assert "not attempted" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_unsolved_stub_reports_not_attempted_without_failing(name, capsys):
+    # guards against: the notebook failing CI because the learner stubs are (rightly) unsolved
+    def stub(*args):
+        raise NotImplementedError
+
+    assert CHECKS[name](stub) is False
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def test_library_gradient_penalty_inside_the_step_is_accepted():
+    # gan_utils.losses.gradient_penalty is a correct penalty: a step built on it must pass
+    from gan_utils import losses
+
+    def step(critic, opt, real, fake, lam):
+        w = critic(real).mean() - critic(fake).mean()
+        loss = -w + lam * losses.gradient_penalty(critic, real, fake)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return w
+
+    assert nb07.check_critic_step_gp(step) is True
+
+
+# ---------------------------------------------------------------- wrong answers must fail
+def _w1_unsorted(x, y):
+    return float(np.mean(np.abs(np.asarray(x) - np.asarray(y))))
+
+
+def _w1_means(x, y):
+    return abs(float(np.mean(x) - np.mean(y)))
+
+
+def _w1_w2(x, y):
+    return float(np.sqrt(np.mean((np.sort(x) - np.sort(y)) ** 2)))
+
+
+def _w1_sum(x, y):
+    return float(np.sum(np.abs(np.sort(x) - np.sort(y))))
+
+
+def _sn_frobenius(W, n_iters):
+    return float(W.flatten(1).norm())
+
+
+def _sn_squared(W, n_iters):
+    return SOL.spectral_norm(W, n_iters) ** 2
+
+
+def _sn_max_abs(W, n_iters):
+    return float(W.abs().max())
+
+
+def _sn_no_reshape(W, n_iters):
+    v = torch.randn(W.shape[-1])
+    for _ in range(n_iters):
+        v = W.permute(*reversed(range(W.dim()))) @ (W @ v)   # W.T, which a 4-D kernel does not have
+        v = v / v.norm()
+    return float((W @ v).norm())
+
+
+def _sn_in_place(W, n_iters):
+    s = SOL.spectral_norm(W, n_iters)
+    W.div_(s)                                           # normalises the layer's own weight
+    return s
+
+
+def _gp_variant(sign=1.0, penalty=True, zero_grad=True, per_pixel=False, pixel_eps=False, create_graph=True,
+                after=False):
+    def step(critic, opt, real, fake, lam=10.0):
+        w = critic(real).mean() - critic(fake).mean()
+        shape = real.shape if pixel_eps else (real.shape[0], 1, 1, 1)
+        eps = torch.rand(shape)
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=create_graph)
+        norms = g.norm(2, dim=1) if per_pixel else g.flatten(1).norm(2, dim=1)
+        gp = ((norms - 1) ** 2).mean()
+        loss = -sign * w + (lam * gp if penalty else 0.0)
+        if zero_grad:
+            opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if after:
+            return (critic(real).mean() - critic(fake).mean()).item()
+        return w.item()
+    return step
+
+
+WRONG = [
+    ("w1_from_samples", _w1_unsorted, "sorted order"),
+    ("w1_from_samples", _w1_means, "lower bound"),
+    ("w1_from_samples", _w1_w2, "W2"),
+    ("w1_from_samples", _w1_sum, "mean"),
+    ("spectral_norm", _sn_frobenius, "Frobenius"),
+    ("spectral_norm", _sn_squared, "sigma^2"),
+    ("spectral_norm", _sn_max_abs, "largest |w|"),
+    ("spectral_norm", _sn_no_reshape, "reshape"),
+    ("spectral_norm", _sn_in_place, "in place"),
+    ("critic_step_gp", _gp_variant(sign=-1.0), "wrong sign"),
+    ("critic_step_gp", _gp_variant(penalty=False), "penalty has no effect"),
+    ("critic_step_gp", _gp_variant(create_graph=False), "create_graph=True"),
+    ("critic_step_gp", _gp_variant(zero_grad=False), "zero_grad"),
+    ("critic_step_gp", _gp_variant(per_pixel=True), "per *pixel*"),
+    ("critic_step_gp", _gp_variant(pixel_eps=True), "one eps"),
+    ("critic_step_gp", _gp_variant(after=True), "after"),
+]
+
+
+@pytest.mark.parametrize("name, wrong, hint", WRONG, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(WRONG)])
+def test_wrong_answer_fails_with_a_helpful_message(name, wrong, hint):
+    # guards against: a check that accepts anything (the learner would "pass" a wrong answer)
+    with pytest.raises(AssertionError) as info:
+        CHECKS[name](wrong)
+    assert hint in str(info.value), f"message should mention {hint!r}: {info.value}"
