@@ -79,7 +79,7 @@ def shift_curves(shifts, kind: str = "uniform", width: float = 1.0, x=None, dx=N
     return {"shift": shifts, "jsd": js, "w1": w1, "d_jsd": d_js, "d_w1": d_w1}
 
 
-def optimal_critic_1d(p, q, dx: float) -> np.ndarray:
+def optimal_critic_1d(p, q, dx: float, tol: float = 1e-12) -> np.ndarray:
     """The optimal 1-Lipschitz critic f* of the Kantorovich-Rubinstein duality between two 1-D
     densities on a uniform grid, f*(x_0) = 0:
 
@@ -87,11 +87,16 @@ def optimal_critic_1d(p, q, dx: float) -> np.ndarray:
 
     is largest over |f'| <= 1 for f' = sign(F_q - F_p), and its value is then
     integral of |F_p - F_q| dx = W1(p, q). Returns f* on the grid.
+
+    Where the two CDFs agree to ``tol`` (far out in the tails, where neither distribution has
+    mass and f*'s values do not matter) the slope is set to 0, so rounding noise in F_q - F_p does
+    not draw spurious kinks.
     """
     p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
     F_p = dx * (np.cumsum(p) - 0.5 * (p[0] + p))                 # cumulative trapezoid, as theory.wasserstein1_1d
     F_q = dx * (np.cumsum(q) - 0.5 * (q[0] + q))
-    slope = np.sign(F_q - F_p)                                    # f*' = +-1 (0 where the CDFs agree)
+    diff = F_q - F_p
+    slope = np.where(np.abs(diff) > tol, np.sign(diff), 0.0)      # f*' = +-1 (0 where the CDFs agree)
     return dx * (np.cumsum(slope) - 0.5 * (slope[0] + slope))     # f*(x) = integral of f*' from x_0 to x
 
 
