@@ -281,15 +281,20 @@ def d_star_1d(p_data_fn: Callable, samples, x) -> tuple[np.ndarray, np.ndarray]:
     return theory.optimal_discriminator(p_data_fn(x), p_g), p_g
 
 
+def _where_samples(p_data: np.ndarray, p_g: np.ndarray, mass: float) -> np.ndarray:
+    """Points where p_data or p_g is at least ``mass`` times its own maximum: where samples land."""
+    return (p_data >= mass * p_data.max()) | (p_g >= mass * p_g.max())
+
+
 def d_star_gap(run: ToyRun, p_data_fn: Callable, mass: float = 0.05) -> np.ndarray:
-    """Mean |D(x) - D*(x)| per snapshot of a 1-D run, over the points where p_data + p_g is at least
-    ``mass`` times its maximum (elsewhere no sample lands and D's value is unconstrained)."""
+    """Mean |D(x) - D*(x)| per snapshot of a 1-D run, over the points where p_data or p_g is at least
+    ``mass`` times its own maximum (elsewhere no sample lands and D's value is unconstrained)."""
     x = run.grid["x"]
+    p_data = p_data_fn(x)
     gaps = []
     for s in run.snapshots:
         dstar, p_g = d_star_1d(p_data_fn, s["samples"], x)
-        tot = p_data_fn(x) + p_g
-        where = tot >= mass * tot.max()
+        where = _where_samples(p_data, p_g, mass)
         gaps.append(float(np.abs(s["field"] - dstar)[where].mean()))
     return np.array(gaps)
 
@@ -298,7 +303,7 @@ def plot_1d_snapshots(run: ToyRun, p_data_fn: Callable, n_panels: int = 5, title
                       mass: float = 0.01):
     """Small multiples over training: p_data, the generator's samples (histogram) and their KDE
     p_g, the trained D(x) and the theoretical D* = p_data / (p_data + p_g). D* is drawn only where
-    p_data + p_g is at least ``mass`` times its maximum; elsewhere (grey) no sample, real or fake,
+    p_data or p_g is at least ``mass`` times its own maximum; elsewhere (grey) no sample, real or fake,
     lands, so D's value there is never trained and D* is a ratio of two vanishing numbers."""
     import matplotlib.pyplot as plt
 
@@ -315,8 +320,7 @@ def plot_1d_snapshots(run: ToyRun, p_data_fn: Callable, n_panels: int = 5, title
         ax.hist(s["samples"].numpy().ravel(), bins=80, range=(x[0], x[-1]), density=True,
                 color="C1", alpha=0.35, label="G samples")
         ax.plot(x, p_g, color="C1", lw=1.5, label=r"$\hat p_g$ (KDE)")
-        tot = p_data + p_g
-        empty = tot < mass * tot.max()                 # no sample lands here: D* is 0/0-ish, D is free
+        empty = ~_where_samples(p_data, p_g, mass)     # no sample lands here: D* is 0/0-ish, D is free
         ax.fill_between(x, 0, 1.05, where=empty, color="0.85", alpha=0.6, lw=0,
                         label="no samples: D unconstrained" if i == idx[0] else None)
         ax.plot(x, np.where(empty, np.nan, dstar), "k--", lw=2,
