@@ -121,8 +121,8 @@ class ToyRun:
 
 
 def train_toy(loss: str, data, *, steps: int = 2000, centers=None, std: Optional[float] = None,
-              data_name: str = "", hidden: int = 128, depth: int = 3, latent_dim: int = 8,
-              batch_size: int = 512, n_samples: int = 2500, sample_every: int = 100,
+              data_name: str = "", hidden: int = 128, depth: int = 3, latent_dim: int = 2,
+              batch_size: int = 256, n_samples: int = 2500, sample_every: int = 100,
               ema_decay: float = 0.999, lim: Optional[float] = None, res: int = 90,
               x_grid=None, seed: int = 0, device=None, progress: bool = True,
               lr_decay: bool = False, standardise: bool = True, **overrides) -> ToyRun:
@@ -393,36 +393,50 @@ def plot_field_grid(runs, n_cols: int = 5, title: str = "", panel: float = 2.6):
     return fig
 
 
-def mode_shares(run: ToyRun) -> tuple[np.ndarray, np.ndarray]:
-    """``(steps, shares)``: shares[k, t] = fraction of snapshot t's samples that are high quality and
-    on mode k (a column sums to that snapshot's high-quality fraction)."""
+def mode_shares(run: ToyRun, high_quality_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``(steps, shares)`` with ``shares[k, t]`` the fraction of snapshot t's samples whose nearest
+    mode is k (a column sums to 1): where the generator's mass is, sharp or not. With
+    ``high_quality_only=True`` only the high-quality samples count (a column then sums to that
+    snapshot's high-quality fraction)."""
     steps = np.array([s["step"] for s in run.snapshots])
-    n = np.array([len(s["samples"]) for s in run.snapshots], dtype=np.float64)
-    counts = np.array([s["coverage"].counts for s in run.snapshots], dtype=np.float64).T  # (K, T)
-    return steps, counts / n
+    c = torch.as_tensor(run.centers, dtype=torch.float32)
+    k = len(c)
+    cols = []
+    for s in run.snapshots:
+        if high_quality_only:
+            cols.append(np.asarray(s["coverage"].counts, dtype=np.float64) / len(s["samples"]))
+        else:
+            nearest = torch.cdist(s["samples"].float(), c).argmin(dim=1)
+            cols.append(torch.bincount(nearest, minlength=k).double().numpy() / len(s["samples"]))
+    return steps, np.stack(cols, axis=1)
 
 
-def plot_mode_shares(runs, title: str = "", axes=None):
+def plot_mode_shares(runs, title: str = "", axes=None, high_quality_only: bool = False):
     """Mode hopping over time: one heat map per variant, modes on the y axis, training steps on the
-    x axis, colour = share of the samples on that mode. A generator that hops shows a bright band
-    jumping between rows; a good one shows every row lit at about 1/K."""
+    x axis, colour = share of the samples nearest to that mode (:func:`mode_shares`). A generator that
+    hops shows a few bright rows whose position jumps over time; a good one lights every row evenly
+    at about 1/K. The colour scale saturates at 3/K."""
     import matplotlib.pyplot as plt
 
     runs = list(runs)
     if axes is None:
-        _, axes = plt.subplots(1, len(runs), figsize=(3.6 * len(runs), 3.4), squeeze=False, sharey=True)
+        fig, axes = plt.subplots(1, len(runs), figsize=(3.6 * len(runs), 3.6), squeeze=False, sharey=True)
         axes = axes[0]
-    k = len(runs[0].snapshots[0]["coverage"].counts)
+    k = len(runs[0].centers)
     im = None
     for ax, run in zip(axes, runs):
-        steps, shares = mode_shares(run)
-        im = ax.imshow(shares, aspect="auto", origin="lower", cmap="magma", vmin=0, vmax=min(1.0, 4.0 / k),
-                       extent=(steps[0], steps[-1], -0.5, k - 0.5), interpolation="nearest")
+        steps, shares = mode_shares(run, high_quality_only)
+        half = (steps[1] - steps[0]) / 2 if len(steps) > 1 else 0.5
+        im = ax.imshow(shares, aspect="auto", origin="lower", cmap="magma", vmin=0, vmax=min(1.0, 3.0 / k),
+                       extent=(steps[0] - half, steps[-1] + half, -0.5, k - 0.5), interpolation="nearest")
         ax.set(title=run.label, xlabel="generator step")
-    axes[0].set_ylabel("mode index")
+        ax.grid(False)
+    axes[0].set_ylabel("mode index (nearest centre)")
     fig = axes[0].figure
-    fig.colorbar(im, ax=list(axes), fraction=0.02, pad=0.01, label="share of samples on the mode")
-    fig.suptitle(title or "Which modes the generator covers, over training")
+    fig.subplots_adjust(top=0.80, wspace=0.08)
+    fig.colorbar(im, ax=list(axes), fraction=0.02, pad=0.01,
+                 label=f"share of samples (1/{k} = even)")
+    fig.suptitle(title or "Where the generator's samples are, mode by mode, over training")
     return fig
 
 

@@ -118,12 +118,16 @@ def test_one_d_runs_record_d_on_the_grid():
     plt.close("all")
 
 
-def test_mode_shares_sum_to_the_high_quality_fraction(ring_runs):
+def test_mode_shares_are_fractions_of_all_samples(ring_runs):
     # guards against: a mode-hopping map whose colours are not comparable between snapshots
     run = ring_runs["wgan-gp"]
     steps, shares = toys.mode_shares(run)
-    assert shares.shape == (8, len(run.snapshots))
-    assert np.allclose(shares.sum(0), [s["coverage"].high_quality for s in run.snapshots])
+    assert list(steps) == [0, 4, 8, 12] and shares.shape == (8, len(run.snapshots))
+    assert np.allclose(shares.sum(0), 1.0)                   # every sample has a nearest mode
+    nearest = torch.cdist(run.snapshots[-1]["samples"], run.centers).argmin(1)
+    assert np.allclose(shares[:, -1], np.bincount(nearest.numpy(), minlength=8) / len(nearest))
+    _, hq = toys.mode_shares(run, high_quality_only=True)
+    assert np.allclose(hq.sum(0), [s["coverage"].high_quality for s in run.snapshots])
 
 
 def test_figures_and_table(ring_runs):
