@@ -1,24 +1,15 @@
 """The exercise checks of notebook 01 accept the reference solutions, report unsolved stubs
 without failing, and reject wrong answers (so a check that passes everything cannot slip in)."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gan_utils.exercises import nb01
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_solutions():
-    spec = importlib.util.spec_from_file_location("solutions_01_minimax", ROOT / "solutions" / "01_minimax.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from exercise_harness import load_solutions
 
 
-SOL = _load_solutions()
+
+SOL = load_solutions("01_minimax.py")
 CHECKS = {
     "optimal_discriminator": nb01.check_optimal_discriminator,
     "jsd": nb01.check_jsd,

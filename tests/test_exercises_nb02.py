@@ -1,26 +1,17 @@
 """The exercise checks of notebook 02 accept the reference solutions, report unsolved stubs
 without failing, and reject wrong answers (so a check that passes everything cannot slip in)."""
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from gan_utils.exercises import nb02
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_solutions():
-    spec = importlib.util.spec_from_file_location("solutions_02_toy_gans", ROOT / "solutions" / "02_toy_gans.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from exercise_harness import load_solutions
 
 
-SOL = _load_solutions()
+
+SOL = load_solutions("02_toy_gans.py")
 CHECKS = {
     "kde": nb02.check_kde,
     "mode_coverage": nb02.check_mode_coverage,

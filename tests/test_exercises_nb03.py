@@ -1,25 +1,16 @@
 """The exercise checks of notebook 03 accept the reference solutions, report unsolved stubs
 without failing, and reject wrong answers (so a check that passes everything cannot slip in)."""
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from gan_utils.exercises import nb03
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_solutions():
-    spec = importlib.util.spec_from_file_location("solutions_03_mlp_gan", ROOT / "solutions" / "03_mlp_gan.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from exercise_harness import load_solutions
 
 
-SOL = _load_solutions()
+
+SOL = load_solutions("03_mlp_gan.py")
 CHECKS = {
     "d_step": nb03.check_d_step,
     "g_step": nb03.check_g_step,

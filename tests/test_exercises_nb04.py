@@ -1,24 +1,15 @@
 """The exercise checks of notebook 04 accept the reference solutions, report unsolved stubs
 without failing, and reject wrong answers (so a check that passes everything cannot slip in)."""
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 
 from gan_utils.exercises import nb04
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_solutions():
-    spec = importlib.util.spec_from_file_location("solutions_04_dcgan", ROOT / "solutions" / "04_dcgan.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from exercise_harness import load_solutions
 
 
-SOL = _load_solutions()
+
+SOL = load_solutions("04_dcgan.py")
 CHECKS = {
     "conv_output_size": nb04.check_conv_output_size,
     "slerp": nb04.check_slerp,

@@ -1,8 +1,6 @@
 """The exercise checks of notebook 05 accept the reference solutions, report unsolved stubs
 without failing, and reject the very bugs the lab teaches (so a check that passes everything, or
 passes the bug it is about, cannot slip in)."""
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
@@ -10,18 +8,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from gan_utils.exercises import nb05
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_solutions():
-    spec = importlib.util.spec_from_file_location("solutions_05_debugging_lab", ROOT / "solutions" / "05_debugging_lab.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from exercise_harness import load_solutions
 
 
-SOL = _load_solutions()
+
+SOL = load_solutions("05_debugging_lab.py")
 
 # name -> (check, solution arguments)
 CHECKS = {

@@ -1,7 +1,6 @@
 """The exercise checks of notebook 06 accept the reference solutions, report unsolved stubs
 without failing, and reject wrong answers (so a check that passes everything cannot slip in);
 plus the helpers of gan_utils.evaluation that the notebook's sanity checks rely on."""
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -10,18 +9,12 @@ import torch
 
 from gan_utils import evaluation
 from gan_utils.exercises import nb06
+from exercise_harness import load_solutions
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_solutions():
-    spec = importlib.util.spec_from_file_location("solutions_06_evaluation", ROOT / "solutions" / "06_evaluation.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-SOL = _load_solutions()
+SOL = load_solutions("06_evaluation.py")
 CHECKS = {
     "mean_and_covariance": nb06.check_mean_and_covariance,
     "fd_from_features": nb06.check_fd_from_features,

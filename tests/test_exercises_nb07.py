@@ -1,25 +1,16 @@
 """The exercise checks of notebook 07 accept the reference solutions, report unsolved stubs
 without failing, and reject wrong answers (so a check that passes everything cannot slip in)."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from gan_utils.exercises import nb07
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_solutions():
-    spec = importlib.util.spec_from_file_location("solutions_07_wgan", ROOT / "solutions" / "07_wgan.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from exercise_harness import load_solutions
 
 
-SOL = _load_solutions()
+
+SOL = load_solutions("07_wgan.py")
 CHECKS = {
     "w1_from_samples": nb07.check_w1_from_samples,
     "spectral_norm": nb07.check_spectral_norm,

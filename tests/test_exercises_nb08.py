@@ -1,6 +1,5 @@
 """The exercise checks of notebook 08 accept the reference solutions, report unsolved stubs
 without failing, and reject wrong answers (so a check that passes everything cannot slip in)."""
-import importlib.util
 import json
 import math
 import os
@@ -10,18 +9,11 @@ from pathlib import Path
 import pytest
 
 from gan_utils.exercises import nb08
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_solutions():
-    spec = importlib.util.spec_from_file_location("solutions_08", ROOT / "solutions" / "08_full_training.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from exercise_harness import load_solutions
 
 
-SOL = _load_solutions()
+
+SOL = load_solutions("08_full_training.py")
 CHECKS = {
     "write_json_atomic": nb08.check_write_json_atomic,
     "pending_evals": nb08.check_pending_evals,
