@@ -115,3 +115,29 @@ def test_environment_yml_and_pyproject_list_the_same_packages():
         env.add(name(m.group(1)))
     env = {{"pytorch": "torch"}.get(n, n) for n in env} - {"python", "pip"}
     assert env == py, f"only in environment.yml: {env - py}; only in pyproject.toml: {py - env}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_ends_with_2_to_4_checked_exercises_with_solutions_run_in_ci(path):
+    # guards against: a notebook shipping exercises whose checks or solutions nobody runs
+    nn = path.name[:2]
+    cells = _nb(path).cells
+    checks = sorted({m for c in cells if c.cell_type == "code"
+                     for m in re.findall(rf"\bnb{nn}\.(check_\w+)\(", c.source)})
+    # 05 is a lab: every one of its 13 bug sections is an exercise, so it has more than 4
+    low, high = (2, 20) if nn == "05" else (2, 4)
+    assert low <= len(checks) <= high, f"{path.name}: {len(checks)} exercise checks ({checks}), expected {low}-{high}"
+    module = importlib.import_module(f"gan_utils.exercises.nb{nn}")
+    solutions = (ROOT / "solutions" / f"{path.stem}.py").read_text()
+    tests = (ROOT / "tests" / f"test_exercises_nb{nn}.py").read_text()
+    for check in checks:
+        assert hasattr(module, check), f"{path.name} calls nb{nn}.{check}, which does not exist"
+        assert f"nb{nn}.{check}" in tests, f"tests/test_exercises_nb{nn}.py does not run {check}"
+    stubs = {m for c in cells if c.cell_type == "code" and "raise NotImplementedError" in c.source
+             for m in re.findall(r"^def (\w+)\(", c.source, flags=re.M)}
+    assert stubs, f"{path.name}: no exercise stubs (functions raising NotImplementedError)"
+    for stub in sorted(stubs):
+        assert re.search(rf"^def {stub}\(", solutions, flags=re.M), f"solutions/{path.stem}.py lacks {stub}()"
+    last_exercise = max(i for i, c in enumerate(cells) if f"nb{nn}.check_" in c.source)
+    assert nn == "05" or all(c.cell_type == "markdown" for c in cells[last_exercise + 1:]), \
+        f"{path.name}: the exercises should be the notebook's last code cells (summary after them is fine)"
