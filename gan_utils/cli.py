@@ -46,14 +46,14 @@ def build_run(opts: dict):
         ds = load_dataset(opts.get("dataset", "fashion-mnist"), train=True, image_size=size)
     channels = ds.images.shape[1]
     width = int(opts.get("width", 64))
+    norm = opts.get("critic_norm") or {"wgan-gp": "layer", "wgan-sn": "spectral"}.get(loss, "batch")
     if opts.get("model", "dcgan") == "dcgan":
-        norm = opts.get("critic_norm") or ("layer" if loss == "wgan-gp" else "batch")
         G = DCGANGenerator(tcfg.latent_dim, channels, size, width)
         D = DCGANDiscriminator(channels, size, width, norm=norm)
     elif opts["model"] == "mlp":
         shape = tuple(ds.images.shape[1:])
         G = MLPGenerator(tcfg.latent_dim, shape, hidden=width * 8, depth=3, tanh_output=True)
-        D = MLPDiscriminator(shape, hidden=width * 8, depth=3, spectral=opts.get("critic_norm") == "spectral")
+        D = MLPDiscriminator(shape, hidden=width * 8, depth=3, spectral=norm == "spectral")
     else:
         raise ValueError(f"--model {opts['model']!r}: use dcgan or mlp")
     loader = InMemoryLoader(ds, tcfg.batch_size, device=device, seed=tcfg.seed)
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
     t = sub.add_parser("train", help="train a GAN, writing checkpoints, history.json and sample grids")
     t.add_argument("--config", help="JSON file of options (configs/*.json); flags override it")
     t.add_argument("--model", choices=["dcgan", "mlp"])
-    t.add_argument("--loss", choices=["bce-ns", "bce-saturating", "wgan-clip", "wgan-gp"])
+    t.add_argument("--loss", choices=["bce-ns", "bce-saturating", "wgan-clip", "wgan-gp", "wgan-sn"])
     t.add_argument("--dataset", help="fashion-mnist (offline), mnist, cifar10, or synthetic")
     t.add_argument("--image-size", dest="image_size", type=int, choices=[28, 32, 64])
     t.add_argument("--width", type=int, help="base channel width of G and D (default 64)")

@@ -143,7 +143,7 @@ def effective_options(opts: dict) -> dict:
     cfg = TrainConfig.preset(loss, **{k: v for k, v in opts.items() if k in names and k != "loss" and v is not None})
     out = {**{f.name: getattr(cfg, f.name) for f in fields(TrainConfig)}, **opts}
     out.setdefault("width", 64)
-    out["critic_norm"] = opts.get("critic_norm") or ("layer" if loss == "wgan-gp" else "batch")
+    out["critic_norm"] = opts.get("critic_norm") or {"wgan-gp": "layer", "wgan-sn": "spectral"}.get(loss, "batch")
     for k in ("betas_g", "betas_d"):
         out[k] = tuple(out[k])
     if loss != "wgan-gp":

@@ -116,4 +116,6 @@ LOSSES = {
     "bce-saturating": (d_loss_bce, g_loss_saturating),
     "wgan-clip": (critic_loss_wasserstein, g_loss_wasserstein),
     "wgan-gp": (critic_loss_wasserstein, g_loss_wasserstein),
+    # no clipping, no penalty: the Lipschitz bound is in the critic's spectrally normalised layers
+    "wgan-sn": (critic_loss_wasserstein, g_loss_wasserstein),
 }

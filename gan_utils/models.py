@@ -192,6 +192,20 @@ def has_batchnorm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
+def has_spectral_norm(model: nn.Module) -> bool:
+    """True if any layer's weight is spectrally normalised (the parametrization API or the older
+    ``torch.nn.utils.spectral_norm`` hook, which leaves a ``weight_orig``)."""
+    from torch.nn.utils import parametrize
+
+    for m in model.modules():
+        if hasattr(m, "weight_orig"):
+            return True
+        if parametrize.is_parametrized(m, "weight") and any(
+                type(p).__name__ == "_SpectralNorm" for p in m.parametrizations.weight):
+            return True
+    return False
+
+
 MODEL_CLASSES = {c.__name__: c for c in (MLPGenerator, MLPDiscriminator, DCGANGenerator, DCGANDiscriminator)}
 
 

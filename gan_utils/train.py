@@ -25,12 +25,12 @@ import torch.nn as nn
 from .checkpoint import LATEST, CheckpointError, load_checkpoint, save_checkpoint
 from .losses import (LOSSES, clip_weights, critic_loss_wasserstein, d_loss_bce, g_loss_nonsaturating,
                      g_loss_saturating, g_loss_wasserstein, gradient_penalty)
-from .models import has_batchnorm
+from .models import has_batchnorm, has_spectral_norm
 
 
 @dataclass
 class TrainConfig:
-    loss: str = "bce-ns"            # bce-ns | bce-saturating | wgan-clip | wgan-gp (gan_utils.losses)
+    loss: str = "bce-ns"            # bce-ns | bce-saturating | wgan-clip | wgan-gp | wgan-sn (gan_utils.losses)
     steps: int = 2000               # generator updates; D gets n_critic updates per G update
     batch_size: int = 128           # the DCGAN paper's batch
     latent_dim: int = 100           # must equal G.latent_dim; z ~ N(0, I)
@@ -63,12 +63,15 @@ class TrainConfig:
 
         bce-*: Adam 2e-4, betas (0.5, 0.999) (DCGAN); wgan-clip: RMSprop 5e-5, c = 0.01,
         n_critic = 5 (Arjovsky et al. 2017); wgan-gp: Adam 1e-4, betas (0, 0.9), lambda = 10,
-        n_critic = 5 (Gulrajani et al. 2017).
+        n_critic = 5 (Gulrajani et al. 2017); wgan-sn: the Wasserstein loss with neither clipping nor
+        penalty, for a spectrally normalised critic (Miyato et al. 2018), with WGAN-GP's optimiser so
+        that only the constraint differs (notebook 07).
         """
         base = {
             "bce-ns": {}, "bce-saturating": {},
             "wgan-clip": dict(optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, n_critic=5, clip_value=0.01),
             "wgan-gp": dict(lr_g=1e-4, lr_d=1e-4, betas_g=(0.0, 0.9), betas_d=(0.0, 0.9), n_critic=5, gp_weight=10.0),
+            "wgan-sn": dict(lr_g=1e-4, lr_d=1e-4, betas_g=(0.0, 0.9), betas_d=(0.0, 0.9), n_critic=5),
         }
         if loss not in base:
             raise ValueError(f"Unknown loss {loss!r}; use one of {list(base)}")
@@ -114,7 +117,7 @@ def d_step(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, opt_d: torch.op
     fake = fake.detach()                       # the D step must not train G
     real_out, fake_out = D(real).float(), D(fake).float()  # (B,) logits / critic scores; fp32 losses under autocast
     out = {}
-    if cfg.loss in ("wgan-clip", "wgan-gp"):
+    if cfg.loss in ("wgan-clip", "wgan-gp", "wgan-sn"):
         loss = critic_loss_wasserstein(real_out, fake_out)      # E[f(G(z))] - E[f(x)]
         out["W_estimate"] = -loss.detach()                      # E[f(x)] - E[f(G(z))]
         if cfg.loss == "wgan-gp":
@@ -230,6 +233,11 @@ def check_setup(G, D, real: torch.Tensor, cfg: TrainConfig) -> None:
         raise ValueError("wgan-gp with a BatchNorm critic: BatchNorm mixes the samples of a batch, so the "
                          "per-sample gradient penalty is wrong. Build the critic with norm='layer', "
                          "'none' or 'spectral'.")
+    if cfg.loss == "wgan-sn" and not has_spectral_norm(D):
+        raise ValueError("wgan-sn has no clipping and no penalty: only spectrally normalised layers keep the "
+                         "critic Lipschitz, and this critic has none, so its scores would grow without bound. "
+                         "Build it with norm='spectral' (DCGANDiscriminator) or spectral=True (MLPDiscriminator), "
+                         "or use wgan-gp / wgan-clip.")
     latent = getattr(G, "latent_dim", cfg.latent_dim)
     if latent != cfg.latent_dim:
         raise ValueError(f"TrainConfig.latent_dim={cfg.latent_dim} but the generator takes {latent}")

@@ -306,16 +306,10 @@ def configs(**common) -> dict:
 
 
 def sn_config(**overrides) -> TrainConfig:
-    """Wasserstein loss for a **spectrally normalised** critic: no clipping, no penalty.
-
-    :mod:`gan_utils.train` knows two Wasserstein losses, ``wgan-clip`` and ``wgan-gp``; the loss
-    with no constraint at all (the constraint is in the critic's layers) is ``wgan-clip`` with
-    ``clip_value = inf`` (clamping to [-inf, inf] changes nothing). The optimiser is that of
-    WGAN-GP (Adam 1e-4, betas (0, 0.9), n_critic = 5), so that only the constraint differs from it.
-    """
-    base = dict(optimizer="adam", lr_g=1e-4, lr_d=1e-4, betas_g=(0.0, 0.9), betas_d=(0.0, 0.9),
-                n_critic=5, clip_value=math.inf)
-    return TrainConfig.preset("wgan-clip", **{**base, **overrides})
+    """Wasserstein loss for a **spectrally normalised** critic: no clipping, no penalty
+    (``TrainConfig.preset("wgan-sn")``). The optimiser is that of WGAN-GP (Adam 1e-4, betas
+    (0, 0.9), n_critic = 5), so that only the constraint differs from it."""
+    return TrainConfig.preset("wgan-sn", **overrides)
 
 
 def _step_fn(G: nn.Module, D: nn.Module, cfg: TrainConfig, real: torch.Tensor):

@@ -37,6 +37,16 @@ def test_config_file_and_flag_override(tmp_path):
     assert ck["model_config"]["D"]["norm"] == "layer", "a GP critic must not have BatchNorm"
 
 
+def test_wgan_sn_from_the_cli_gets_a_spectrally_normalised_critic(tmp_path):
+    # guards against: --loss wgan-sn training an unconstrained critic (BatchNorm default)
+    out = tmp_path / "run"
+    assert main(["train", "--model", "dcgan", "--loss", "wgan-sn", "--dataset", "synthetic", "--image-size", "32",
+                 "--width", "8", "--batch-size", "8", "--steps", "2", "--out", str(out)]) == 0
+    ck = torch.load(out / "checkpoint_latest.pt", weights_only=True)
+    assert ck["config"]["loss"] == "wgan-sn" and ck["config"]["n_critic"] == 5 and ck["config"]["lr_d"] == 1e-4
+    assert ck["model_config"]["D"]["norm"] == "spectral"
+
+
 def test_user_errors_exit_2_with_one_message(tmp_path, capsys):
     assert main(["train", "--dataset", "imagenet", "--steps", "1", "--out", str(tmp_path)]) == 2
     assert "Valid names" in capsys.readouterr().err

@@ -154,7 +154,7 @@ def test_weight_histograms_show_the_share_at_the_bound():
 def test_sn_config_neither_clips_nor_penalises():
     # guards against: the SN critic silently clipped (wgan-clip preset) or paying for a penalty
     cfg = wgan.sn_config(batch_size=8)
-    assert cfg.clip_value == math.inf and cfg.optimizer == "adam" and cfg.n_critic == 5
+    assert cfg.loss == "wgan-sn" and cfg.optimizer == "adam" and cfg.n_critic == 5
     assert cfg.lr_d == 1e-4 and cfg.betas_d == (0.0, 0.9) and cfg.batch_size == 8
     D = nn.Sequential(nn.Flatten(), nn.Linear(4, 1), nn.Flatten(0))
     with torch.no_grad():
@@ -163,8 +163,28 @@ def test_sn_config_neither_clips_nor_penalises():
     out = d_step(D, torch.randn(8, 4), torch.randn(8, 4), opt, cfg)
     assert D[1].weight.abs().min().item() > 0.4 and "gp" not in out and "W_estimate" in out
     cfgs = wgan.configs(steps=3)
-    assert {k: c.loss for k, c in cfgs.items()} == {"clip": "wgan-clip", "gp": "wgan-gp", "sn": "wgan-clip"}
+    assert {k: c.loss for k, c in cfgs.items()} == {"clip": "wgan-clip", "gp": "wgan-gp", "sn": "wgan-sn"}
     assert cfgs["clip"].clip_value == 0.01 and cfgs["clip"].optimizer == "rmsprop" and cfgs["gp"].gp_weight == 10
+
+
+def test_wgan_sn_refuses_a_critic_without_spectral_norm():
+    # guards against: the unconstrained Wasserstein loss on a plain critic, whose scores then grow
+    # without bound (no clipping, no penalty, nothing Lipschitz)
+    from gan_utils.models import MLPDiscriminator, has_spectral_norm
+    from gan_utils.train import check_setup
+
+    cfg = wgan.sn_config(latent_dim=8)
+    G = DCGANGenerator(latent_dim=8, width=4)
+    real = torch.rand(4, 1, 32, 32) * 2 - 1
+    for norm in ("layer", "none", "batch"):
+        D = DCGANDiscriminator(width=4, norm=norm)
+        assert not has_spectral_norm(D)
+        with pytest.raises(ValueError, match="spectrally normalised"):
+            check_setup(G, D, real, cfg)
+    D_sn = DCGANDiscriminator(width=4, norm="spectral")
+    assert has_spectral_norm(D_sn) and has_spectral_norm(MLPDiscriminator((2,), spectral=True))
+    assert has_spectral_norm(torch.nn.utils.spectral_norm(nn.Linear(3, 1)))      # the older hook API
+    check_setup(G, D_sn, real, cfg)                                               # accepted
 
 
 def test_seconds_per_generator_step_leaves_models_untouched():
