@@ -45,27 +45,43 @@ def hardware() -> str:
     return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
 
 
-def run(path: Path, smoke: bool) -> float:
+def run(path: Path, smoke: bool, ckpt: str, save_dir: Path | None = None) -> float:
+    """Execute one notebook top to bottom in a fresh kernel and return its wall time in seconds.
+
+    ``ckpt`` is the checkpoint folder (GAN_COURSE_CHECKPOINTS). main() passes one empty temporary
+    folder for the whole invocation, so it times a learner's first pass: 04 trains from scratch and
+    06 then reuses 04's model, as it would after the learner ran 04."""
     import nbformat
     from nbclient import NotebookClient
 
-    env_before = os.environ.get("GAN_COURSE_SMOKE")
+    saved = {k: os.environ.get(k) for k in ("GAN_COURSE_SMOKE", "GAN_COURSE_CHECKPOINTS")}
     os.environ["GAN_COURSE_SMOKE"] = "1" if smoke else "0"
+    os.environ["GAN_COURSE_CHECKPOINTS"] = ckpt
     try:
         nb = nbformat.read(path, as_version=4)
         t = time.perf_counter()
-        NotebookClient(nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-        return time.perf_counter() - t
+        NotebookClient(nb, timeout=None, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        secs = time.perf_counter() - t
+        if save_dir is not None:  # the executed notebook, to read its numbers (never committed)
+            save_dir.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, save_dir / path.name)
+        return secs
     finally:
-        if env_before is None:
-            os.environ.pop("GAN_COURSE_SMOKE", None)
-        else:
-            os.environ["GAN_COURSE_SMOKE"] = env_before
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
-def fmt(entry) -> str:
+# Notebooks whose default mode is GPU work: their CPU column says so instead of being timed for hours.
+GPU_NOTEBOOKS = {"08_full_training": "GPU notebook: not run on a CPU (2 x 10 000 training steps)"}
+
+
+def fmt(entry, missing: str = "not measured") -> str:
     if not entry:
-        return "not measured"
+        return missing
     s = entry["seconds"]
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
 
@@ -81,10 +97,15 @@ def write_readme(db: dict) -> None:
         e = db.get(key, {})
         badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({badge_url(path.name)})"
         rows.append(f"| [{key}](notebooks/{path.name}) {badge} | {CONCEPTS.get(key, '')} | {fmt(e.get('smoke'))} | "
-                    f"{fmt(e.get('cpu'))} | {fmt(e.get('gpu'))} |")
+                    f"{fmt(e.get('cpu'), GPU_NOTEBOOKS.get(key, 'not measured'))} | {fmt(e.get('gpu'))} |")
     hw = sorted({v["hardware"] for e in db.values() for v in e.values()})
+    loads = [v[k] for e in db.values() for v in e.values() for k in ("load_before", "load_after") if k in v]
+    dates = sorted({v["date"] for e in db.values() for v in e.values()})
     rows.append("")
-    rows.append("Times measured by `python scripts/measure_runtimes.py` on: " + ("; ".join(hw) if hw else "nothing yet") + ".")
+    rows.append("Wall times of a first run (fresh kernel, empty checkpoint folder), measured by "
+                "`python scripts/measure_runtimes.py` on: " + ("; ".join(hw) if hw else "nothing yet")
+                + (f" ({', '.join(dates)}; 1-minute load average {min(loads):.1f}-{max(loads):.1f} around the runs)"
+                   if loads else "") + ". \"not measured\" means nobody has run it on that hardware yet.")
     block = START + "\n" + "\n".join(rows) + "\n" + END
     text = re.sub(re.escape(START) + ".*?" + re.escape(END), block, text, flags=re.S)
     readme.write_text(text)
@@ -96,21 +117,32 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mode", choices=["smoke", "full"])
     ap.add_argument("--write-readme", action="store_true")
+    ap.add_argument("--save-executed", type=Path, metavar="DIR",
+                    help="also write the executed notebooks (with outputs) to DIR")
     ap.add_argument("only", nargs="*", help="notebook number prefixes, e.g. 02 04")
     args = ap.parse_args()
     db = json.loads(DB.read_text()) if DB.exists() else {}
     if args.mode:
+        import tempfile
+
         import torch
+        ckpt = tempfile.mkdtemp(prefix="gan-course-runtimes-")
+        print(f"checkpoints of this measurement: {ckpt}", flush=True)
         col = "smoke" if args.mode == "smoke" else ("gpu" if torch.cuda.is_available() else "cpu")
         for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
             if args.only and not any(path.name.startswith(p) for p in args.only):
                 continue
-            secs = run(path, smoke=args.mode == "smoke")
-            print(f"{path.name}: {secs:.1f} s ({col})", flush=True)
+            load_before = os.getloadavg()[0]
+            secs = run(path, smoke=args.mode == "smoke", ckpt=ckpt, save_dir=args.save_executed)
+            load_after = os.getloadavg()[0]
+            print(f"{path.name}: {secs:.1f} s ({col}; 1-min load average {load_before:.1f} before, "
+                  f"{load_after:.1f} after)", flush=True)
             db.setdefault(path.stem, {})[col] = {"seconds": round(secs, 1), "hardware": hardware(),
-                                                  "date": time.strftime("%Y-%m-%d")}
-        DB.parent.mkdir(exist_ok=True)
-        DB.write_text(json.dumps(db, indent=2, sort_keys=True) + "\n")
+                                                  "date": time.strftime("%Y-%m-%d"),
+                                                  "load_before": round(load_before, 2),
+                                                  "load_after": round(load_after, 2)}
+            DB.parent.mkdir(exist_ok=True)   # written after every notebook: a long run can be interrupted
+            DB.write_text(json.dumps(db, indent=2, sort_keys=True) + "\n")
     write_readme(db)
     return 0
 
