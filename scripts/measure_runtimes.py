@@ -86,9 +86,8 @@ def fmt(entry, missing: str = "not measured") -> str:
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
 
 
-def write_readme(db: dict) -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
+def readme_block(db: dict) -> str:
+    """The syllabus table between the README's runtimes markers, generated from ``db``."""
     from sync_notebooks import badge_url  # same folder
 
     rows = ["| notebook | concepts | smoke (CI) | full, CPU | full, GPU |", "|---|---|---|---|---|"]
@@ -102,13 +101,19 @@ def write_readme(db: dict) -> None:
     loads = [v[k] for e in db.values() for v in e.values() for k in ("load_before", "load_after") if k in v]
     dates = sorted({v["date"] for e in db.values() for v in e.values()})
     rows.append("")
-    rows.append("Wall times of a first run (fresh kernel, empty checkpoint folder), measured by "
+    rows.append("Wall times of a learner's first pass through the notebooks in order (a fresh kernel each; the "
+                "checkpoint folder starts empty, so 04 trains its DCGAN and 06 reuses it), measured by "
                 "`python scripts/measure_runtimes.py` on: " + ("; ".join(hw) if hw else "nothing yet")
-                + (f" ({', '.join(dates)}; 1-minute load average {min(loads):.1f}-{max(loads):.1f} around the runs)"
-                   if loads else "") + ". \"not measured\" means nobody has run it on that hardware yet.")
-    block = START + "\n" + "\n".join(rows) + "\n" + END
-    text = re.sub(re.escape(START) + ".*?" + re.escape(END), block, text, flags=re.S)
-    readme.write_text(text)
+                + (f" ({', '.join(dates)}; 1-minute load average {min(loads):.1f}-{max(loads):.1f} around the runs, "
+                   "the notebook's own threads included)" if loads else "")
+                + ". \"not measured\" means nobody has run it on that hardware yet.")
+    return START + "\n" + "\n".join(rows) + "\n" + END
+
+
+def write_readme(db: dict) -> None:
+    readme = ROOT / "README.md"
+    block = readme_block(db)
+    readme.write_text(re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, readme.read_text(), flags=re.S))
 
 
 def main() -> int:

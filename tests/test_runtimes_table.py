@@ -1,0 +1,64 @@
+"""The README's syllabus run times come from docs/runtimes.json (written by executing the
+notebooks, scripts/measure_runtimes.py), never typed by hand."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("measure_runtimes", ROOT / "scripts" / "measure_runtimes.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_readme_table_is_the_one_generated_from_the_measurements():
+    # guards against: a hand-edited (or stale) run time in the README
+    mr = _script()
+    db = json.loads((ROOT / "docs" / "runtimes.json").read_text())
+    assert mr.readme_block(db) in (ROOT / "README.md").read_text(), \
+        "README syllabus table differs from docs/runtimes.json: run python scripts/measure_runtimes.py --write-readme"
+
+
+def test_every_measurement_names_its_hardware_date_and_load():
+    # guards against: a number whose conditions nobody can check
+    db = json.loads((ROOT / "docs" / "runtimes.json").read_text())
+    notebooks = {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert set(db) <= notebooks, f"measurements of notebooks that no longer exist: {sorted(set(db) - notebooks)}"
+    for name, modes in db.items():
+        assert set(modes) <= {"smoke", "cpu", "gpu"}, name
+        for mode, e in modes.items():
+            assert e["seconds"] > 0 and e["hardware"] and e["date"], (name, mode)
+            assert "load_before" in e and "load_after" in e, (name, mode)
+
+
+def test_a_missing_measurement_reads_not_measured():
+    mr = _script()
+    block = mr.readme_block({})
+    assert "not measured" in block and "nothing yet" in block
+    assert mr.GPU_NOTEBOOKS["08_full_training"] in block          # 08's CPU column says why it is not timed
+
+
+def test_run_times_stated_in_the_notebooks_match_the_measurements():
+    # guards against: a notebook promising "3 to 5 minutes" that nobody measured, or a number left
+    # behind after the notebook's default mode changed
+    import re
+
+    import nbformat
+
+    db = json.loads((ROOT / "docs" / "runtimes.json").read_text())
+    stated = 0
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+        for value, unit in re.findall(r"\(measured: (\d+(?:\.\d+)?) (min|s)\b", text):
+            seconds = float(value) * (60 if unit == "min" else 1)
+            cpu = db.get(path.stem, {}).get("cpu")
+            assert cpu, f"{path.name} states a measured run time but docs/runtimes.json has no CPU measurement"
+            assert 0.75 <= seconds / cpu["seconds"] <= 1.33, \
+                f"{path.name} says {value} {unit}, docs/runtimes.json says {cpu['seconds']} s: update the text"
+            stated += 1
+    assert stated >= 5
