@@ -31,7 +31,7 @@ RUN_KEYS = {"model", "dataset", "image_size", "width", "critic_norm", "device", 
 def build_run(opts: dict):
     """(G, D, loader, TrainConfig) for a run described by ``opts`` (CLI flags / config file)."""
     from .data import InMemoryLoader, load_dataset, synthetic_images
-    from .models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+    from .models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, default_critic_norm
     from .runtime import get_device
     from .train import TrainConfig
 
@@ -46,7 +46,7 @@ def build_run(opts: dict):
         ds = load_dataset(opts.get("dataset", "fashion-mnist"), train=True, image_size=size)
     channels = ds.images.shape[1]
     width = int(opts.get("width", 64))
-    norm = opts.get("critic_norm") or {"wgan-gp": "layer", "wgan-sn": "spectral"}.get(loss, "batch")
+    norm = opts.get("critic_norm") or default_critic_norm(loss)
     if opts.get("model", "dcgan") == "dcgan":
         G = DCGANGenerator(tcfg.latent_dim, channels, size, width)
         D = DCGANDiscriminator(channels, size, width, norm=norm)

@@ -136,6 +136,7 @@ def effective_options(opts: dict) -> dict:
     """Every setting a run will use: ``opts`` completed with the loss preset of
     :meth:`gan_utils.train.TrainConfig.preset` and the model defaults of
     :func:`gan_utils.cli.build_run` (for tables such as notebook 08's)."""
+    from .models import default_critic_norm
     from .train import TrainConfig
 
     names = {f.name for f in fields(TrainConfig)}
@@ -143,7 +144,7 @@ def effective_options(opts: dict) -> dict:
     cfg = TrainConfig.preset(loss, **{k: v for k, v in opts.items() if k in names and k != "loss" and v is not None})
     out = {**{f.name: getattr(cfg, f.name) for f in fields(TrainConfig)}, **opts}
     out.setdefault("width", 64)
-    out["critic_norm"] = opts.get("critic_norm") or {"wgan-gp": "layer", "wgan-sn": "spectral"}.get(loss, "batch")
+    out["critic_norm"] = opts.get("critic_norm") or default_critic_norm(loss)
     for k in ("betas_g", "betas_d"):
         out[k] = tuple(out[k])
     if loss != "wgan-gp":

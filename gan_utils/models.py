@@ -192,6 +192,13 @@ def has_batchnorm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
+def default_critic_norm(loss: str) -> str:
+    """The critic normalisation a loss needs when none is asked for: LayerNorm for wgan-gp (its
+    per-sample penalty rules out BatchNorm), spectral norm for wgan-sn (its only constraint),
+    BatchNorm (the DCGAN default) otherwise."""
+    return {"wgan-gp": "layer", "wgan-sn": "spectral"}.get(loss, "batch")
+
+
 def has_spectral_norm(model: nn.Module) -> bool:
     """True if any layer's weight is spectrally normalised (the parametrization API or the older
     ``torch.nn.utils.spectral_norm`` hook, which leaves a ``weight_orig``)."""
