@@ -1,5 +1,6 @@
-"""The README's syllabus run times come from docs/runtimes.json (written by executing the
-notebooks, scripts/measure_runtimes.py), never typed by hand."""
+"""Measured numbers shown in the repository come from recorded measurements, never typed by hand:
+the README's run times from docs/runtimes.json (scripts/measure_runtimes.py executes the notebooks),
+configs/RESULTS.md from the runs' eval.json files in configs/results/ (scripts/record_run.py)."""
 import importlib.util
 import json
 import sys
@@ -9,8 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("measure_runtimes", ROOT / "scripts" / "measure_runtimes.py")
+def _script(name="measure_runtimes"):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -62,3 +63,18 @@ def test_run_times_stated_in_the_notebooks_match_the_measurements():
                 f"{path.name} says {value} {unit}, docs/runtimes.json says {cpu['seconds']} s: update the text"
             stated += 1
     assert stated >= 5
+
+
+def test_results_table_is_the_one_generated_from_the_recorded_runs():
+    # guards against: a hand-edited score or training time in configs/RESULTS.md
+    rr = _script("record_run")
+    assert rr.table_block() in (ROOT / "configs" / "RESULTS.md").read_text(), \
+        "configs/RESULTS.md differs from configs/results/*.eval.json: run python scripts/record_run.py --write-table"
+
+
+def test_every_recorded_run_names_its_hardware_protocol_and_config():
+    for path in sorted((ROOT / "configs" / "results").glob("*.eval.json")):
+        log = json.loads(path.read_text())
+        assert log["recorded"]["hardware"] and log["protocol"] and log["evals"], path.name
+        assert (ROOT / "configs" / f"{log['name']}.json").exists(), f"{path.name}: no config {log['name']}.json"
+        assert all(e["protocol"] == log["protocol"] for e in log["evals"]), f"{path.name}: mixed protocols"
