@@ -23,3 +23,18 @@ def _not_attempted(name: str) -> bool:
     print(f"{name}: not attempted yet (the stub still raises NotImplementedError). "
           "Fill it in and run the cell again.")
     return False
+
+
+def _check_on_segments(name: str, real, fake, x_hat, what: str = "the critic's input") -> None:
+    """Fail unless every ``x_hat[i]`` lies on the segment from ``fake[i]`` to ``real[i]``: one
+    mixing weight eps in [0, 1] per sample, as the gradient penalty needs (notebooks 05 and 07)."""
+    d = (real - fake).flatten(1)
+    t = ((x_hat - fake).flatten(1) * d).sum(1) / (d * d).sum(1)       # best scalar per sample
+    resid = ((x_hat - fake).flatten(1) - t[:, None] * d).abs().max().item()
+    if resid > 1e-4:
+        _fail(f"{name}: {what} is not on the straight line between real_i and fake_i with one eps per sample "
+              "(a per-pixel eps, torch.rand_like(real), mixes the two images pixel by pixel). Draw eps with "
+              "shape (B, 1, 1, 1).")
+    if t.min().item() < -1e-4 or t.max().item() > 1 + 1e-4:
+        _fail(f"{name}: eps must be in [0, 1] (torch.rand), got mixing weights from {t.min().item():.3f} "
+              f"to {t.max().item():.3f}.")

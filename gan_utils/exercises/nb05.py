@@ -25,7 +25,7 @@ __all__ = ["check_output_sizes", "check_latent_to_map", "check_prepare_batch", "
            "check_critic_update", "check_gp_norm_layer"]
 
 
-from ._common import _NotAttempted, _call, _fail, _not_attempted  # noqa: F401  (shared check helpers)
+from ._common import _NotAttempted, _call, _check_on_segments, _fail, _not_attempted  # noqa: F401  (shared check helpers)
 
 
 def _tensor(name: str, out) -> torch.Tensor:
@@ -566,16 +566,7 @@ def check_gradient_penalty(fn, n_trials: int = 4, seed: int = 0) -> bool:
             if x_hat.shape != real.shape:
                 _fail(f"{name}: the critic saw a batch of shape {tuple(x_hat.shape)}, expected the interpolates "
                       f"{tuple(real.shape)}")
-            d = (real - fake).flatten(1)
-            t = ((x_hat - fake).flatten(1) * d).sum(1) / (d * d).sum(1)       # best scalar per sample
-            resid = ((x_hat - fake).flatten(1) - t[:, None] * d).abs().max().item()
-            if resid > 1e-4:
-                _fail(f"{name}: the critic's input is not on the straight line between real_i and fake_i with one "
-                      "eps per sample (a per-pixel eps, torch.rand_like(real), mixes the two images pixel by "
-                      "pixel). Draw eps with shape (B, 1, 1, 1).")
-            if t.min().item() < -1e-4 or t.max().item() > 1 + 1e-4:
-                _fail(f"{name}: eps must be in [0, 1] (torch.rand), got mixing weights down to {t.min().item():.3f} "
-                      f"/ up to {t.max().item():.3f}.")
+            _check_on_segments(name, real, fake, x_hat)
     except _NotAttempted:
         return _not_attempted(name)
     print(f"{name}: per-sample norm, per-sample eps, differentiable: agrees with gan_utils.losses.gradient_penalty.")

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from .. import losses
-from .nb01 import _call, _fail, _not_attempted, _NotAttempted
+from ._common import _NotAttempted, _call, _check_on_segments, _fail, _not_attempted
 
 __all__ = ["check_w1_from_samples", "check_spectral_norm", "check_critic_step_gp"]
 
@@ -304,17 +304,7 @@ def check_critic_step_gp(fn, seed: int = 0) -> bool:
         others = [t for t in rec.inputs if not (torch.equal(t, real) or torch.equal(t, fake))]
         if not others:
             _fail(f"{name}: the critic was never evaluated at interpolates x_hat = eps real + (1 - eps) fake.")
-        x_hat = others[0]
-        d = (real - fake).flatten(1)
-        t = ((x_hat - fake).flatten(1) * d).sum(1) / (d * d).sum(1)
-        resid = ((x_hat - fake).flatten(1) - t[:, None] * d).abs().max().item()
-        if resid > 1e-4:
-            _fail(f"{name}: the interpolates are not on the straight line between real_i and fake_i with one eps "
-                  "per sample (torch.rand_like(real) mixes the two images pixel by pixel): draw eps with shape "
-                  "(B, 1, 1, 1).")
-        if t.min().item() < -1e-4 or t.max().item() > 1 + 1e-4:
-            _fail(f"{name}: eps must lie in [0, 1] (torch.rand), got mixing weights from {t.min().item():.3f} "
-                  f"to {t.max().item():.3f}.")
+        _check_on_segments(name, real, fake, others[0], "the interpolates x_hat")
     except _NotAttempted:
         return _not_attempted(name)
     print(f"{name}: exact on linear critics, per-sample norm on a conv critic, per-sample eps: a correct WGAN-GP step.")
