@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 
+import numpy as np
+import torch
+import torch.nn as nn
+
+
 class _NotAttempted(Exception):
     pass
 
@@ -38,3 +43,29 @@ def _check_on_segments(name: str, real, fake, x_hat, what: str = "the critic's i
     if t.min().item() < -1e-4 or t.max().item() > 1 + 1e-4:
         _fail(f"{name}: eps must be in [0, 1] (torch.rand), got mixing weights from {t.min().item():.3f} "
               f"to {t.max().item():.3f}.")
+
+
+def _as_array(name: str, out, shape=None, hint: str = "") -> np.ndarray:
+    """The learner's output as a float64 array (tensors and lists accepted), of ``shape`` if given."""
+    if isinstance(out, torch.Tensor):
+        out = out.detach().cpu().numpy()
+    try:
+        arr = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{name} should return an array of numbers, got {type(out).__name__}") from None
+    if shape is not None and arr.shape != tuple(shape):
+        _fail(f"{name} returned shape {arr.shape}, expected {tuple(shape)}{hint}")
+    return arr
+
+
+class _Recorder(nn.Module):
+    """Wraps a critic and keeps the inputs it was called with (to see where x_hat lies)."""
+
+    def __init__(self, critic):
+        super().__init__()
+        self.critic = critic
+        self.inputs = []
+
+    def forward(self, x):
+        self.inputs.append(x.detach().clone())
+        return self.critic(x)

@@ -18,19 +18,9 @@ from .. import losses, theory
 __all__ = ["check_optimal_discriminator", "check_jsd", "check_generator_logit_grads"]
 
 
-from ._common import _NotAttempted, _call, _fail, _not_attempted  # noqa: F401  (shared check helpers)
+from ._common import _NotAttempted, _as_array, _call, _fail, _not_attempted  # noqa: F401  (shared check helpers)
 
-
-def _as_array(name: str, out, shape) -> np.ndarray:
-    if isinstance(out, torch.Tensor):
-        out = out.detach().cpu().numpy()
-    try:
-        arr = np.asarray(out, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise AssertionError(f"{name} should return an array of numbers, got {type(out).__name__}") from None
-    if arr.shape != tuple(shape):
-        _fail(f"{name} returned shape {arr.shape}, expected {tuple(shape)}: one value per grid point / logit")
-    return arr
+HINT = ": one value per grid point / logit"
 
 
 def _random_mixture(rng, x, k_max: int = 3) -> np.ndarray:
@@ -60,7 +50,7 @@ def check_optimal_discriminator(fn, n_trials: int = 20, seed: int = 0) -> bool:
                 p_data[:2] = 0.0
                 p_g[:2] = 0.0
             with np.errstate(all="ignore"):
-                got = _as_array(name, _call(fn, p_data.copy(), p_g.copy()), p_data.shape)
+                got = _as_array(name, _call(fn, p_data.copy(), p_g.copy()), p_data.shape, HINT)
             want = theory.optimal_discriminator(p_data, p_g)
             if np.allclose(got, want, rtol=1e-9, atol=1e-12):
                 continue
@@ -157,7 +147,7 @@ def check_generator_logit_grads(fn, n_trials: int = 10, seed: int = 2) -> bool:
             out = _call(fn, l.copy())
             if not (isinstance(out, (tuple, list)) and len(out) == 2):
                 _fail(f"{name} should return a pair (grad_saturating, grad_nonsaturating), got {type(out).__name__}")
-            got_s, got_ns = (_as_array(name, o, l.shape) for o in out)
+            got_s, got_ns = (_as_array(name, o, l.shape, HINT) for o in out)
             want_s, want_ns = reference_generator_logit_grads(l)
             for got, want, which, formula in ((got_s, want_s, "saturating", "log(1 - sigmoid(l))"),
                                               (got_ns, want_ns, "non-saturating", "-log sigmoid(l)")):

@@ -21,19 +21,7 @@ from ..models import MLPDiscriminator
 __all__ = ["check_kde", "check_mode_coverage", "check_critic_field"]
 
 
-from ._common import _NotAttempted, _call, _fail, _not_attempted  # noqa: F401  (shared check helpers)
-
-
-def _as_array(name: str, out, shape=None) -> np.ndarray:
-    if isinstance(out, torch.Tensor):
-        out = out.detach().cpu().numpy()
-    try:
-        arr = np.asarray(out, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise AssertionError(f"{name} should return an array of numbers, got {type(out).__name__}") from None
-    if shape is not None and arr.shape != tuple(shape):
-        _fail(f"{name} returned shape {arr.shape}, expected {tuple(shape)}")
-    return arr
+from ._common import _NotAttempted, _as_array, _call, _fail, _not_attempted  # noqa: F401  (shared check helpers)
 
 
 # ---------------------------------------------------------------- exercise 1: KDE

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from .. import losses
 from ..models import MLPDiscriminator, MLPGenerator, count_parameters
-from .nb01 import _call, _fail, _not_attempted, _NotAttempted
+from ._common import _NotAttempted, _call, _fail, _not_attempted
 
 __all__ = ["check_d_step", "check_g_step", "check_mlp_param_count"]
 

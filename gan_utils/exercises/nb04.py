@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from .. import latent
-from .nb01 import _call, _fail, _not_attempted, _NotAttempted
+from ._common import _NotAttempted, _call, _fail, _not_attempted
 
 __all__ = ["check_conv_output_size", "check_slerp", "check_ema_update"]
 

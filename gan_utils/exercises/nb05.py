@@ -25,7 +25,7 @@ __all__ = ["check_output_sizes", "check_latent_to_map", "check_prepare_batch", "
            "check_critic_update", "check_gp_norm_layer"]
 
 
-from ._common import _NotAttempted, _call, _check_on_segments, _fail, _not_attempted  # noqa: F401  (shared check helpers)
+from ._common import _NotAttempted, _Recorder, _call, _check_on_segments, _fail, _not_attempted  # noqa: F401  (shared check helpers)
 
 
 def _tensor(name: str, out) -> torch.Tensor:
@@ -498,19 +498,6 @@ def check_bce_with_logits(fn, seed: int = 0) -> bool:
 
 
 # ============================================================================ 11 · gradient penalty
-class _Recorder(nn.Module):
-    """Wraps a critic and keeps the inputs it was called with (to see where x_hat lies)."""
-
-    def __init__(self, critic):
-        super().__init__()
-        self.critic = critic
-        self.inputs = []
-
-    def forward(self, x):
-        self.inputs.append(x.detach().clone())
-        return self.critic(x)
-
-
 def _exact_gp(critic, x):
     x = x.clone().requires_grad_(True)
     (g,) = torch.autograd.grad(critic(x).sum(), x)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .. import evaluation, metrics
-from .nb01 import _call, _fail, _not_attempted, _NotAttempted
+from ._common import _NotAttempted, _call, _fail, _not_attempted
 
 __all__ = ["check_mean_and_covariance", "check_fd_from_features", "check_fd_infinity", "check_knn_precision_recall"]
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from .. import losses
-from ._common import _NotAttempted, _call, _check_on_segments, _fail, _not_attempted
+from ._common import _NotAttempted, _Recorder, _call, _check_on_segments, _fail, _not_attempted
 
 __all__ = ["check_w1_from_samples", "check_spectral_norm", "check_critic_step_gp"]
 
@@ -164,17 +164,6 @@ class _LinearCritic(nn.Module):
 
     def forward(self, x):
         return self.fc(x.flatten(1)).view(-1)
-
-
-class _Recorder(nn.Module):
-    def __init__(self, critic):
-        super().__init__()
-        self.critic = critic
-        self.inputs = []
-
-    def forward(self, x):
-        self.inputs.append(x.detach().clone())
-        return self.critic(x)
 
 
 def _reference_step(critic, real, fake, lam, lr, exact_gp):

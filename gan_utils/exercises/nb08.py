@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from .. import experiment
-from .nb01 import _call, _fail, _not_attempted, _NotAttempted
+from ._common import _NotAttempted, _call, _fail, _not_attempted
 
 __all__ = ["check_write_json_atomic", "check_pending_evals", "check_fid_at_time"]
 
