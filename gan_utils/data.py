@@ -1,4 +1,4 @@
-"""Datasets for the course (taught in notebooks/00_setup.ipynb and 02_toy_gans.ipynb).
+"""Image datasets for the course and the in-memory loader (taught in notebooks/00_setup.ipynb).
 
 Images are always returned scaled to **[-1, 1]**, the range of the generator's ``tanh`` output:
 a real batch in [0, 1] against a tanh generator is one of the classic bugs (notebook 05).
@@ -301,65 +301,3 @@ class InMemoryLoader:
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.position, self.seed = int(state["epoch"]), int(state["position"]), int(state["seed"])
         self._perm = self._permutation(self.epoch)
-
-
-# ---------------------------------------------------------------- toy distributions (notebook 02)
-def gaussian_1d(n: int, mean: float = 4.0, std: float = 1.25, generator=None) -> torch.Tensor:
-    """n samples ``(n, 1)`` from N(mean, std^2)."""
-    return mean + std * torch.randn(n, 1, generator=generator)
-
-
-def mixture_1d(n: int, means=(-2.0, 2.0), stds=(0.5, 0.5), weights=None, generator=None) -> torch.Tensor:
-    """n samples ``(n, 1)`` from a 1-D Gaussian mixture (default: bimodal at +-2)."""
-    means = torch.as_tensor(means, dtype=torch.float32)
-    stds = torch.as_tensor(stds, dtype=torch.float32)
-    w = torch.full((len(means),), 1.0 / len(means)) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
-    k = torch.multinomial(w, n, replacement=True, generator=generator)
-    return (means[k] + stds[k] * torch.randn(n, generator=generator)).unsqueeze(1)
-
-
-def mixture_1d_pdf(x, means=(-2.0, 2.0), stds=(0.5, 0.5), weights=None):
-    """Density of :func:`mixture_1d` at ``x`` (numpy array), for the theoretical D* plots."""
-    x = np.asarray(x, dtype=np.float64)
-    w = np.full(len(means), 1.0 / len(means)) if weights is None else np.asarray(weights, dtype=np.float64)
-    out = np.zeros_like(x)
-    for wi, m, s in zip(w, means, stds):
-        out += wi * np.exp(-0.5 * ((x - m) / s) ** 2) / (s * np.sqrt(2 * np.pi))
-    return out
-
-
-def ring8_centers(radius: float = 2.0) -> torch.Tensor:
-    """The 8 mode centres ``(8, 2)`` of :func:`ring8`, evenly spaced on a circle."""
-    angles = torch.arange(8, dtype=torch.float32) * (2 * math.pi / 8)
-    return radius * torch.stack([angles.cos(), angles.sin()], dim=1)
-
-
-def grid25_centers(spacing: float = 2.0) -> torch.Tensor:
-    """The 25 mode centres ``(25, 2)`` of :func:`grid25`: a 5x5 grid at -2s..2s."""
-    ticks = (torch.arange(5, dtype=torch.float32) - 2) * spacing
-    gx, gy = torch.meshgrid(ticks, ticks, indexing="ij")
-    return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
-
-
-def _mixture_2d(n, centers, std, generator):
-    k = torch.randint(0, len(centers), (n,), generator=generator)
-    return centers[k] + std * torch.randn(n, 2, generator=generator)
-
-
-def ring8(n: int, radius: float = 2.0, std: float = 0.02, generator=None):
-    """n samples ``(n, 2)`` from 8 Gaussians on a circle (Metz et al. 2017, Unrolled GANs).
-
-    Returns ``(samples, centers, std)`` so :func:`gan_utils.metrics.mode_coverage` can score a
-    generator against the same modes.
-    """
-    centers = ring8_centers(radius)
-    return _mixture_2d(n, centers, std, generator), centers, std
-
-
-def grid25(n: int, spacing: float = 2.0, std: float = 0.05, generator=None):
-    """n samples ``(n, 2)`` from a 5x5 grid of Gaussians (Srivastava et al. 2017, VEEGAN).
-
-    Returns ``(samples, centers, std)``.
-    """
-    centers = grid25_centers(spacing)
-    return _mixture_2d(n, centers, std, generator), centers, std

@@ -1,4 +1,4 @@
-"""Data layer: the offline Fashion-MNIST, ranges, errors, the in-memory loader, toy mixtures."""
+"""Data layer: the offline Fashion-MNIST, ranges, errors, the in-memory loader."""
 import time
 from pathlib import Path
 
@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from gan_utils import data as gdata
-from gan_utils.data import (DataUnavailableError, InMemoryLoader, grid25, load_dataset, mixture_1d, resize_images,
-                            ring8)
+from gan_utils.data import DataUnavailableError, InMemoryLoader, load_dataset, resize_images
 
 HAVE_FMNIST = gdata.SYSTEM_FASHION_MNIST.joinpath("t10k-images-idx3-ubyte.gz").exists()
 needs_fmnist = pytest.mark.skipif(not HAVE_FMNIST, reason="apt-get install dataset-fashion-mnist")
@@ -92,16 +91,6 @@ def test_in_memory_loader_scales_uint8_to_tanh_range():
     ds = gdata.synthetic_images(32, 3, 32)
     batch = next(iter(InMemoryLoader(ds, 8)))
     assert batch.shape == (8, 3, 32, 32) and batch.min() >= -1 and batch.max() <= 1 and batch.min() < 0
-
-
-def test_toy_mixtures_return_centres_and_std():
-    x, c, s = ring8(1000)
-    assert x.shape == (1000, 2) and c.shape == (8, 2)
-    assert torch.allclose(c.norm(dim=1), torch.full((8,), 2.0))
-    x, c, s = grid25(1000)
-    assert x.shape == (1000, 2) and c.shape == (25, 2) and s == 0.05
-    m = mixture_1d(4000, generator=torch.Generator().manual_seed(0))
-    assert abs(m.mean()) < 0.15 and (m > 0).float().mean().sub(0.5).abs() < 0.05
 
 
 def test_resize_rejects_tiny_sizes():

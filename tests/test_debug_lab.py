@@ -1,4 +1,4 @@
-"""Every bug switch of gan_utils.debug_lab still produces the symptom notebook 05 shows and
+"""Every bug switch of gan_utils.lessons.debug_lab still produces the symptom notebook 05 shows and
 explains, so the lab cannot silently stop demonstrating its bug. One test per bug, named after it;
 each also checks that the fixed script does *not* show the symptom.
 
@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from gan_utils import debug_lab as L
+from gan_utils.lessons import debug_lab as L
 from gan_utils.data import synthetic_images
 from gan_utils.losses import d_loss_bce, gradient_penalty
 from gan_utils.train import TrainConfig, check_setup

@@ -37,7 +37,7 @@ test_reference_solution_passes_its_check, test_unsolved_stub_reports_not_attempt
 
 def test_the_lab_script_weights_init_passes_the_init_check():
     # the lab's own (tutorial-style) weights_init is the fix the notebook shows
-    from gan_utils.debug_lab import weights_init
+    from gan_utils.lessons.debug_lab import weights_init
 
     assert nb05.check_weights_init(weights_init) is True
 

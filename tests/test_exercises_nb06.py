@@ -1,13 +1,13 @@
 """The exercise checks of notebook 06 accept the reference solutions, report unsolved stubs
 without failing, and reject wrong answers (so a check that passes everything cannot slip in);
-plus the helpers of gan_utils.evaluation that the notebook's sanity checks rely on."""
+plus the helpers of gan_utils.lessons.evaluation that the notebook's sanity checks rely on."""
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from gan_utils import evaluation
+from gan_utils.lessons import evaluation
 from gan_utils.exercises import nb06
 from exercise_harness import load_solutions, standard_check_tests
 
@@ -194,7 +194,7 @@ def test_wrong_answer_fails_with_a_helpful_message(name, wrong, hint):
     assert hint in str(info.value), f"message should mention {hint!r}: {info.value}"
 
 
-# ---------------------------------------------------------------- gan_utils.evaluation
+# ---------------------------------------------------------------- gan_utils.lessons.evaluation
 def test_blur_keeps_brightness_and_zero_sigma_is_identity():
     # guards against: a kernel that does not sum to 1 (the ladder would measure a brightness change)
     x = torch.rand(4, 1, 28, 28) * 2 - 1

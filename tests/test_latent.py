@@ -1,4 +1,4 @@
-"""gan_utils.latent: linear and spherical interpolation of latent codes, and the latent explorer
+"""gan_utils.lessons.latent: linear and spherical interpolation of latent codes, and the latent explorer
 (notebook 04). Each test names the bug it guards against."""
 import math
 
@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from gan_utils import latent  # noqa: E402
+from gan_utils.lessons import latent  # noqa: E402
 from gan_utils.models import DCGANGenerator  # noqa: E402
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_utils.data import grid25, grid25_centers, ring8, ring8_centers
+from gan_utils.lessons.toys import grid25, grid25_centers, ring8, ring8_centers
 from gan_utils.metrics import ModeCoverage, mode_coverage
 
 

@@ -1,4 +1,4 @@
-"""Unit tests of gan_utils.theory (notebook 01's numerics) and gan_utils.widgets' fallback rule.
+"""Unit tests of gan_utils.lessons.theory (notebook 01's numerics) and gan_utils.lessons.widgets' fallback rule.
 Each test names the bug it guards against."""
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from gan_utils import theory as T
-from gan_utils import widgets
+from gan_utils.lessons import theory as T
+from gan_utils.lessons import widgets
 
 X, DX = T.grid()
 P_DATA = T.gaussian_pdf(X, 0.0, 1.0)
@@ -270,7 +270,7 @@ NOTEBOOK_01_TABLE = """\
 
 
 def test_notebook_01_table_is_unchanged():
-    # bug: a change in gan_utils.theory (grid, integration rule, D* convention) silently changing
+    # bug: a change in gan_utils.lessons.theory (grid, integration rule, D* convention) silently changing
     # the numbers notebook 01 teaches
     x, dx = T.grid(lo=-20.0, hi=20.0, n=200_001)  # the notebook's GRID
     assert T.format_minimax_table(T.minimax_table(NOTEBOOK_01_CASES, x=x, dx=dx)) == NOTEBOOK_01_TABLE

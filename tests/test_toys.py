@@ -1,4 +1,4 @@
-"""gan_utils.toys (notebook 02): each test names the bug it guards against."""
+"""gan_utils.lessons.toys (notebook 02): each test names the bug it guards against."""
 import math
 
 import matplotlib
@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from gan_utils import data, theory, toys  # noqa: E402
+from gan_utils.lessons import theory, toys  # noqa: E402
 from gan_utils.metrics import mode_coverage  # noqa: E402
 
 TINY = dict(hidden=16, depth=2, latent_dim=2, batch_size=64, n_samples=200, res=12, progress=False)
@@ -58,7 +58,7 @@ def test_kde_is_a_density_and_one_sample_gives_one_gaussian():
 def test_fit_discriminator_approaches_d_star():
     # guards against: a D-only fit that does not converge to p_data / (p_data + p_g) (section 3's claim)
     g = torch.Generator().manual_seed(0)
-    real = data.gaussian_1d(5000, mean=1.0, std=1.0, generator=g)
+    real = toys.gaussian_1d(5000, mean=1.0, std=1.0, generator=g)
     fake = torch.randn(5000, 1, generator=g) - 1.0
     D = toys.fit_discriminator(real, fake, steps=300, hidden=32, depth=2)
     xs = np.linspace(-2.5, 2.5, 101)
@@ -108,12 +108,12 @@ def test_standardised_training_reports_samples_in_data_coordinates():
 
 def test_one_d_runs_record_d_on_the_grid():
     x_grid = np.linspace(-5, 5, 51)
-    run = toys.train_toy("bce-ns", data.mixture_1d(1000), steps=4, sample_every=2, x_grid=x_grid, **TINY)
+    run = toys.train_toy("bce-ns", toys.mixture_1d(1000), steps=4, sample_every=2, x_grid=x_grid, **TINY)
     assert run.final is None and np.array_equal(run.grid["x"], x_grid)       # no modes to score in 1-D
     assert all(s["field"].shape == (51,) and ((s["field"] >= 0) & (s["field"] <= 1)).all() for s in run.snapshots)
-    gaps = toys.d_star_gap(run, data.mixture_1d_pdf)
+    gaps = toys.d_star_gap(run, toys.mixture_1d_pdf)
     assert gaps.shape == (3,) and np.all((gaps >= 0) & (gaps <= 1))
-    fig = toys.plot_1d_snapshots(run, data.mixture_1d_pdf, n_panels=3)
+    fig = toys.plot_1d_snapshots(run, toys.mixture_1d_pdf, n_panels=3)
     assert all(ax.get_title() and ax.get_xlabel() for ax in fig.axes)
     plt.close("all")
 
@@ -149,3 +149,13 @@ def test_unknown_toy_and_bad_shapes_are_rejected():
         toys.toy_data("ring9", 10)
     with pytest.raises(ValueError, match=r"\(N, 1\) or \(N, 2\)"):
         toys.train_toy("bce-ns", torch.zeros(10, 3), steps=1)
+
+
+def test_toy_mixtures_return_centres_and_std():
+    x, c, s = toys.ring8(1000)
+    assert x.shape == (1000, 2) and c.shape == (8, 2)
+    assert torch.allclose(c.norm(dim=1), torch.full((8,), 2.0))
+    x, c, s = toys.grid25(1000)
+    assert x.shape == (1000, 2) and c.shape == (25, 2) and s == 0.05
+    m = toys.mixture_1d(4000, generator=torch.Generator().manual_seed(0))
+    assert abs(m.mean()) < 0.15 and (m > 0).float().mean().sub(0.5).abs() < 0.05

@@ -7,7 +7,8 @@ import torch.nn as nn
 
 from gan_utils import seed_everything
 from gan_utils.checkpoint import CheckpointError, load_checkpoint
-from gan_utils.data import InMemoryLoader, gaussian_1d, synthetic_images
+from gan_utils.data import InMemoryLoader, synthetic_images
+from gan_utils.lessons.toys import gaussian_1d
 from gan_utils.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from gan_utils.train import NonFiniteLossError, TrainConfig, d_step, g_step, make_optimizers, train
 

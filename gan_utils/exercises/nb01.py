@@ -1,4 +1,4 @@
-"""Checks for the exercises of notebooks/01_minimax.ipynb (references in :mod:`gan_utils.theory`
+"""Checks for the exercises of notebooks/01_minimax.ipynb (references in :mod:`gan_utils.lessons.theory`
 and :mod:`gan_utils.losses`; solutions in solutions/01_minimax.py).
 
 Each ``check_*`` runs the learner's function on seeded random inputs and compares what it
@@ -13,7 +13,8 @@ import math
 import numpy as np
 import torch
 
-from .. import losses, theory
+from .. import losses
+from ..lessons import theory
 
 __all__ = ["check_optimal_discriminator", "check_jsd", "check_generator_logit_grads"]
 

@@ -1,4 +1,4 @@
-"""Checks for the exercises of notebooks/02_toy_gans.ipynb (references in :mod:`gan_utils.toys` and
+"""Checks for the exercises of notebooks/02_toy_gans.ipynb (references in :mod:`gan_utils.lessons.toys` and
 :mod:`gan_utils.metrics`; solutions in solutions/02_toy_gans.py).
 
 Each ``check_*`` runs the learner's function on seeded random inputs and compares what it
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .. import toys
+from ..lessons import toys
 from ..metrics import mode_coverage
 from ..models import MLPDiscriminator
 

@@ -1,5 +1,5 @@
 """Checks for the exercises of notebooks/04_dcgan.ipynb (references in :mod:`torch.nn`,
-:mod:`gan_utils.latent` and :class:`gan_utils.train.EMA`; solutions in solutions/04_dcgan.py).
+:mod:`gan_utils.lessons.latent` and :class:`gan_utils.train.EMA`; solutions in solutions/04_dcgan.py).
 
 Each ``check_*`` compares what the learner's function *returns or does* with the reference on
 seeded random inputs: it prints "not attempted yet" and returns ``False`` while the stub still raises
@@ -14,7 +14,7 @@ import math
 import torch
 import torch.nn as nn
 
-from .. import latent
+from ..lessons import latent
 from ._common import _NotAttempted, _call, _fail, _not_attempted
 
 __all__ = ["check_conv_output_size", "check_slerp", "check_ema_update"]
@@ -107,7 +107,7 @@ def check_slerp(fn, n_trials: int = 10, seed: int = 0) -> bool:
                       "sin((1 - t) omega) / sin(omega) * z0 + sin(t omega) / sin(omega) * z1.")
     except _NotAttempted:
         return _not_attempted(name)
-    print(f"{name}: matches gan_utils.latent.slerp on {len(pairs)} pairs x 5 positions (parallel codes included).")
+    print(f"{name}: matches gan_utils.lessons.latent.slerp on {len(pairs)} pairs x 5 positions (parallel codes included).")
     return True
 
 

@@ -1,5 +1,5 @@
 """Checks for the exercises of notebooks/05_debugging_lab.ipynb: one small fix per bug of
-:mod:`gan_utils.debug_lab` (solutions in solutions/05_debugging_lab.py).
+:mod:`gan_utils.lessons.debug_lab` (solutions in solutions/05_debugging_lab.py).
 
 Each ``check_*`` runs the learner's function on seeded random inputs and tests what it *does*
 (shapes, values, gradients, which parameters move), against PyTorch layers or the references in
@@ -56,7 +56,7 @@ class _TinyCritic(nn.Module):
 
 
 def _tiny_gd(seed: int, nz: int = 8):
-    from ..debug_lab import Discriminator, Generator, weights_init
+    from ..lessons.debug_lab import Discriminator, Generator, weights_init
 
     torch.manual_seed(seed)
     G, D = Generator(nz, 4), Discriminator(1, 4, norm="none")
@@ -365,7 +365,7 @@ def check_weights_init(fn, seed: int = 0) -> bool:
     """``fn(m)`` is applied with ``model.apply(fn)`` to the lab's G and D (wide, for statistics):
     every Conv/ConvTranspose weight must look like N(0, 0.02), every BatchNorm weight like
     N(1, 0.02) and every BatchNorm bias be 0."""
-    from ..debug_lab import Discriminator, Generator
+    from ..lessons.debug_lab import Discriminator, Generator
 
     name = "weights_init"
     torch.manual_seed(seed)

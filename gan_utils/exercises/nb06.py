@@ -1,5 +1,5 @@
 """Checks for the exercises of notebooks/06_evaluation.ipynb (references in :mod:`gan_utils.metrics`
-and :mod:`gan_utils.evaluation`; solutions in solutions/06_evaluation.py).
+and :mod:`gan_utils.lessons.evaluation`; solutions in solutions/06_evaluation.py).
 
 Each ``check_*`` runs the learner's function on seeded random inputs and compares what it
 *returns* with the reference: it prints "not attempted yet" and returns ``False`` while the stub
@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import evaluation, metrics
+from .. import metrics
+from ..lessons import evaluation
 from ._common import _NotAttempted, _call, _fail, _not_attempted
 
 __all__ = ["check_mean_and_covariance", "check_fd_from_features", "check_fd_infinity", "check_knn_precision_recall"]

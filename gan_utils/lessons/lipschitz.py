@@ -6,7 +6,7 @@ in :mod:`gan_utils.models` and the loop in :mod:`gan_utils.train`. This module h
 07 adds around them:
 
 - **why** (1-D, exact): :func:`shift_curves` (JSD and W1 of two distributions slid apart,
-  with their slopes, from :mod:`gan_utils.theory`), :func:`optimal_critic_1d` (the maximiser of
+  with their slopes, from :mod:`gan_utils.lessons.theory`), :func:`optimal_critic_1d` (the maximiser of
   the Kantorovich-Rubinstein duality) and :func:`fit_critic_1d` / :func:`values_and_slopes` (a
   small discriminator or critic trained on samples, to see which one still has a gradient);
 - **how Lipschitz is a critic, really**: :func:`input_gradient_norms` (per-sample
@@ -35,8 +35,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import theory
-from .losses import clip_weights, critic_loss_wasserstein, d_loss_bce, gradient_penalty
-from .train import TrainConfig, d_step, g_step, make_optimizers
+from ..losses import clip_weights, critic_loss_wasserstein, d_loss_bce, gradient_penalty
+from ..train import TrainConfig, d_step, g_step, make_optimizers
 
 #: The three ways of notebook 07 to keep the critic (roughly) 1-Lipschitz, with their labels.
 METHODS = ("clip", "gp", "sn")
@@ -53,7 +53,7 @@ def shift_curves(shifts, kind: str = "uniform", width: float = 1.0, x=None, dx=N
     ``kind="uniform"``: U[0, width] against U[s, s + width], **disjoint supports** for |s| > width
     (Example 1 of [Arjovsky2017] in one dimension); ``kind="gaussian"``: N(0, width^2) against
     N(s, width^2), overlapping everywhere but less and less. Exact integrals on a uniform grid
-    (:mod:`gan_utils.theory`); returns numpy arrays ``shift, jsd, w1, d_jsd, d_w1``.
+    (:mod:`gan_utils.lessons.theory`); returns numpy arrays ``shift, jsd, w1, d_jsd, d_w1``.
     """
     if x is None:
         x, dx = theory.grid(-12.0, 22.0, 68_001)          # dx = 5e-4
@@ -391,7 +391,7 @@ class FDTracker:
 
     def score(self, G: nn.Module):
         """The FD-classifier of ``G`` at this tracker's protocol (a FIDResult)."""
-        from .metrics import fid
+        from ..metrics import fid
 
         t0 = time.perf_counter()
         with warnings.catch_warnings():
@@ -476,7 +476,7 @@ def plot_w_and_fd(runs: dict, window: int = 50, skip: int = 0, axes=None, protoc
     critics are Lipschitz with different constants; the legend gives Spearman's rank correlation."""
     import matplotlib.pyplot as plt
 
-    from .plots import smooth
+    from ..plots import smooth
 
     n = len(runs)
     if axes is None:

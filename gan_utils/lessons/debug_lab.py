@@ -146,7 +146,7 @@ def lab_images(n: Optional[int] = None, train: bool = False, root=None) -> torch
     The lab does its own "transform" so that the scaling bugs can happen; :mod:`gan_utils.data`
     returns [-1, 1] floats and never needs one.
     """
-    from .data import load_dataset
+    from ..data import load_dataset
 
     images = load_dataset("fashion-mnist", root=root, train=train).images
     return images if n is None else images[:n]
@@ -523,7 +523,7 @@ def run_critic_lab(bug: Optional[str] = None, images: Optional[torch.Tensor] = N
         loss = "wgan-clip"
     from tqdm.auto import tqdm
 
-    from .losses import gradient_penalty
+    from ..losses import gradient_penalty
 
     device = torch.device(device)
     torch.manual_seed(seed)
@@ -597,7 +597,7 @@ def plot_runs(runs: dict, title: str, window: int = 15, n_show: int = 16, show_s
     fixed-noise samples (runs that crashed are skipped). Returns the figure."""
     import matplotlib.pyplot as plt
 
-    from .plots import show_images, smooth
+    from ..plots import show_images, smooth
 
     ok = {k: r for k, r in runs.items() if r.error is None and r.history.get("loss_D")}
     n_img = len(ok) if show_samples else 0
@@ -629,7 +629,7 @@ def plot_critic_runs(runs: dict, title: str, keys=("grad_norm", "W_estimate"), w
     interpolates, the W estimate, ...). ``bound`` draws the W1 upper bound on the W panel."""
     import matplotlib.pyplot as plt
 
-    from .plots import smooth
+    from ..plots import smooth
 
     labels = {"grad_norm": ("||grad f(x_hat)|| (mean per sample)", "gradient norm at the interpolates"),
               "W_estimate": ("E[f(x)] - E[f(G(z))]", "W1 estimate"),

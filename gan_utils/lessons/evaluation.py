@@ -75,7 +75,7 @@ def corruption_ladder(images: torch.Tensor, kind: str, levels: Sequence[float], 
     not the sample's."""
     from tqdm.auto import tqdm
 
-    from .metrics import feature_statistics, frechet_distance
+    from ..metrics import feature_statistics, frechet_distance
 
     return [frechet_distance(*feature_statistics(extractor(corrupt(images, kind, s, seed=seed))), ref_mu, ref_sigma)
             for s in tqdm(levels, desc=f"{kind} ladder", disable=not progress)]
@@ -118,7 +118,7 @@ def fd_versus_n(source, ref_mu, ref_sigma, ns: Iterable[int], repeats: int = 1, 
     """
     from tqdm.auto import tqdm
 
-    from .metrics import feature_statistics, frechet_distance
+    from ..metrics import feature_statistics, frechet_distance
 
     ns = [int(n) for n in ns]
     if callable(source):

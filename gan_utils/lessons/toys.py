@@ -1,7 +1,11 @@
 """Toy GANs on 1-D and 2-D mixtures: train, watch D against D*, count modes.
 
-Taught in notebooks/02_toy_gans.ipynb. Two kinds of helpers:
+Taught in notebooks/02_toy_gans.ipynb. Three kinds of helpers:
 
+- **toy distributions** (their one home): :func:`gaussian_1d`, :func:`mixture_1d` (+ its density
+  :func:`mixture_1d_pdf`), and the 2-D benchmarks :func:`ring8` (Metz et al. 2017) and
+  :func:`grid25` (Srivastava et al. 2017), which return their mode centres and std for
+  :func:`gan_utils.metrics.mode_coverage`;
 - **training**: :func:`train_toy` trains one loss variant (``"bce-saturating"``, ``"bce-ns"``,
   ``"wgan-clip"``, ``"wgan-gp"``) of the same MLP generator and discriminator/critic on a toy data
   set, through :func:`gan_utils.train.train`, and records along the way the raw generator's samples,
@@ -26,12 +30,12 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from . import data as _data
+from .. import data as _data
 from . import theory
-from .metrics import ModeCoverage, mode_coverage
-from .models import MLPDiscriminator, MLPGenerator
-from .runtime import seed_everything
-from .train import TrainConfig, make_optimizers, train
+from ..metrics import ModeCoverage, mode_coverage
+from ..models import MLPDiscriminator, MLPGenerator
+from ..runtime import seed_everything
+from ..train import TrainConfig, make_optimizers, train
 
 #: The four variants of notebook 02, in the order of its table.
 VARIANTS = ("bce-saturating", "bce-ns", "wgan-clip", "wgan-gp")
@@ -40,11 +44,73 @@ LABELS = {"bce-saturating": "saturating GAN", "bce-ns": "non-saturating GAN",
           "wgan-clip": "WGAN (clipping)", "wgan-gp": "WGAN-GP"}
 
 
-# ---------------------------------------------------------------- data
+# ---------------------------------------------------------------- toy distributions
+def gaussian_1d(n: int, mean: float = 4.0, std: float = 1.25, generator=None) -> torch.Tensor:
+    """n samples ``(n, 1)`` from N(mean, std^2)."""
+    return mean + std * torch.randn(n, 1, generator=generator)
+
+
+def mixture_1d(n: int, means=(-2.0, 2.0), stds=(0.5, 0.5), weights=None, generator=None) -> torch.Tensor:
+    """n samples ``(n, 1)`` from a 1-D Gaussian mixture (default: bimodal at +-2)."""
+    means = torch.as_tensor(means, dtype=torch.float32)
+    stds = torch.as_tensor(stds, dtype=torch.float32)
+    w = torch.full((len(means),), 1.0 / len(means)) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+    k = torch.multinomial(w, n, replacement=True, generator=generator)
+    return (means[k] + stds[k] * torch.randn(n, generator=generator)).unsqueeze(1)
+
+
+def mixture_1d_pdf(x, means=(-2.0, 2.0), stds=(0.5, 0.5), weights=None):
+    """Density of :func:`mixture_1d` at ``x`` (numpy array), for the theoretical D* plots."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.full(len(means), 1.0 / len(means)) if weights is None else np.asarray(weights, dtype=np.float64)
+    out = np.zeros_like(x)
+    for wi, m, s in zip(w, means, stds):
+        out += wi * np.exp(-0.5 * ((x - m) / s) ** 2) / (s * np.sqrt(2 * np.pi))
+    return out
+
+
+def ring8_centers(radius: float = 2.0) -> torch.Tensor:
+    """The 8 mode centres ``(8, 2)`` of :func:`ring8`, evenly spaced on a circle."""
+    angles = torch.arange(8, dtype=torch.float32) * (2 * math.pi / 8)
+    return radius * torch.stack([angles.cos(), angles.sin()], dim=1)
+
+
+def grid25_centers(spacing: float = 2.0) -> torch.Tensor:
+    """The 25 mode centres ``(25, 2)`` of :func:`grid25`: a 5x5 grid at -2s..2s."""
+    ticks = (torch.arange(5, dtype=torch.float32) - 2) * spacing
+    gx, gy = torch.meshgrid(ticks, ticks, indexing="ij")
+    return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
+
+
+def _mixture_2d(n, centers, std, generator):
+    k = torch.randint(0, len(centers), (n,), generator=generator)
+    return centers[k] + std * torch.randn(n, 2, generator=generator)
+
+
+def ring8(n: int, radius: float = 2.0, std: float = 0.02, generator=None):
+    """n samples ``(n, 2)`` from 8 Gaussians on a circle (Metz et al. 2017, Unrolled GANs).
+
+    Returns ``(samples, centers, std)`` so :func:`gan_utils.metrics.mode_coverage` can score a
+    generator against the same modes.
+    """
+    centers = ring8_centers(radius)
+    return _mixture_2d(n, centers, std, generator), centers, std
+
+
+def grid25(n: int, spacing: float = 2.0, std: float = 0.05, generator=None):
+    """n samples ``(n, 2)`` from a 5x5 grid of Gaussians (Srivastava et al. 2017, VEEGAN).
+
+    Returns ``(samples, centers, std)``.
+    """
+    centers = grid25_centers(spacing)
+    return _mixture_2d(n, centers, std, generator), centers, std
+
+
+# ---------------------------------------------------------------- data sets by name
 def toy_data(name: str, n: int, seed: int = 0):
     """``(samples, centers, std)`` for a 2-D mixture ``"ring8"`` or ``"grid25"``
-    (:mod:`gan_utils.data`), drawn from a generator seeded with ``seed``."""
-    fns = {"ring8": _data.ring8, "grid25": _data.grid25}
+    (defined above), drawn from a generator seeded with ``seed``."""
+    fns = {"ring8": ring8, "grid25": grid25}
     if name not in fns:
         raise ValueError(f"Unknown toy data set {name!r}; use one of {sorted(fns)}")
     return fns[name](n, generator=torch.Generator().manual_seed(seed))
@@ -237,7 +303,7 @@ def fit_discriminator(real, fake, steps: int = 1500, hidden: int = 64, depth: in
     Returns D (train mode; its logits are D's output)."""
     from tqdm.auto import tqdm
 
-    from .losses import d_loss_bce
+    from ..losses import d_loss_bce
 
     real = torch.as_tensor(real, dtype=torch.float32)
     fake = torch.as_tensor(fake, dtype=torch.float32)

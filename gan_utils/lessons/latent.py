@@ -114,7 +114,7 @@ def generate(G: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
 
 
 def latent_explorer(G: torch.nn.Module, latent_dim: int | None = None, n_path: int = 9, figsize=(11, 6.5)):
-    """A drawing function for :func:`gan_utils.widgets.interactive_or_static` (notebook 04).
+    """A drawing function for :func:`gan_utils.lessons.widgets.interactive_or_static` (notebook 04).
 
     Returns ``draw(seed_a, seed_b, t, method)``: codes ``z_a``, ``z_b`` ~ N(0, I) drawn from the
     seeds, the point at position ``t`` in [0, 1] on the ``method`` path ("slerp" or "linear"), and a
@@ -127,7 +127,7 @@ def latent_explorer(G: torch.nn.Module, latent_dim: int | None = None, n_path: i
     """
     import matplotlib.pyplot as plt
 
-    from .plots import image_grid
+    from ..plots import image_grid
 
     d = int(latent_dim if latent_dim is not None else G.latent_dim)
 

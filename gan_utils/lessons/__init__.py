@@ -1,0 +1,14 @@
+"""The lessons' wing: helpers that serve one notebook each (figures, demos, lab set-ups).
+
+The library (``gan_utils.runtime``, ``data``, ``models``, ``losses``, ``train``, ``checkpoint``,
+``config``, ``experiment``, ``fast``, ``plots``, ``metrics``) never imports from here;
+``tests/test_architecture.py`` checks it.
+
+- ``theory``     D*, V(D, G), JSD and W1 on 1-D grids (01_minimax; reused by 02 and 07)
+- ``toys``       the toy distributions (1-D Gaussians, ring8, grid25) and toy GAN runs (02_toy_gans)
+- ``latent``     linear and spherical latent interpolation, the latent explorer (04_dcgan)
+- ``debug_lab``  the classic GAN bugs behind switches, the Dirac GAN (05_debugging_lab)
+- ``evaluation`` corruption ladders, FD against n, class subsets (06_evaluation)
+- ``lipschitz``  JSD vs W1 in 1-D, how Lipschitz a critic is, clipping / GP / SN compared (07_wgan)
+- ``widgets``    sliders with a static fallback (01, 04)
+"""
