@@ -2,17 +2,20 @@
 
 Each module's docstring names the notebook that teaches its idea. The library:
 
-- ``runtime``    device, seeding, smoke switch, env flags (00_setup)
+- ``runtime``    device, seeding, smoke switch; UserError, env_flag, cache_dir, atomic_write (00_setup)
 - ``data``       Fashion-MNIST/MNIST/CIFAR-10 in [-1, 1], the in-memory loader (00)
-- ``models``     MLP and DCGAN generators/discriminators (03_mlp_gan, 04_dcgan)
-- ``losses``     the GAN objectives, formula beside each line (01_minimax, 07_wgan)
-- ``train``      d_step / g_step and the training loop (03, 04)
-- ``fast``       the fast path of the loop: device data, channels_last, autocast, compile (04, 08)
-- ``checkpoint`` atomic save, load with weights_only=True, resume (04, 08)
+- ``models``     MLP and DCGAN generators/discriminators, eval_mode, sample (03_mlp_gan, 04_dcgan)
+- ``losses``     the GAN objectives, formula beside each line, the LOSSES table (01_minimax, 07_wgan)
+- ``train``      TrainConfig, d_step / g_step, the EMA generator and the training loop (03, 04)
+- ``fast``       the loop's fast path: device data, channels_last, autocast, compile (04, 08)
+- ``checkpoint`` atomic save, load with weights_only=True, resume, one writer per run folder (04, 08)
+- ``config``     RunConfig: every run option and its default, the config files, build_run (08)
 - ``plots``      sample grids, training curves
-- ``metrics``    mode coverage (02), FID and friends (06_evaluation)
-- ``experiment`` chunked training with FID evaluation, best checkpoint, resume (08_full_training)
+- ``metrics``    ``modes`` (mode coverage, 02); ``features``, ``fid``, ``classifier``, ``prdc``,
+  ``inception_weights`` (FID and friends, 06_evaluation)
+- ``experiment`` chunked training with FID evaluation, best generator, resume (08_full_training)
 - ``cli``        ``python -m gan_utils train|run|sample``: a leaf, nothing imports it
+- ``configs/``   the run configs (JSON), shipped with the package
 
 The lessons' wing, ``gan_utils.lessons`` (the library never imports it): ``theory`` (01),
 ``toys`` (02), ``latent`` (04), ``debug_lab`` (05), ``evaluation`` (06), ``lipschitz`` (07),

@@ -1,38 +1,54 @@
 """Checkpoints: plain dicts of state_dicts + config, loadable with ``torch.load(weights_only=True)``.
 
 Taught in notebooks/04_dcgan.ipynb (save, load, resume) and used by 06 (evaluate the DCGAN) and
-08 (survive a Colab disconnect). Files are written atomically (temporary file, then rename), so a
-run killed mid-save never leaves a truncated checkpoint behind.
+08 (survive a Colab disconnect). Files are written atomically (:func:`gan_utils.runtime.atomic_write`),
+so a run killed mid-save never leaves a truncated checkpoint behind, and every tensor is saved in
+the standard (NCHW, contiguous) layout, so a checkpoint written by the fast path (channels_last)
+resumes under any other plan and the other way round.
+
+:func:`training_state` and :func:`restore_training` are the two halves of resuming that
+:func:`gan_utils.train.train` calls; :func:`check_resumable` refuses a resume whose settings would
+change the run (the list of what may change is :data:`MAY_CHANGE_ON_RESUME`).
 """
 from __future__ import annotations
 
-import os
-import tempfile
+import math
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
 
+from .runtime import UserError, atomic_write
+
 FORMAT = "gan_course/checkpoint-v1"
 LATEST = "checkpoint_latest.pt"
 
+#: TrainConfig fields a resumed run may change: how long, how often it logs/saves, how fast it runs.
+#: Every other field (loss, learning rates, betas, batch size, seed, EMA decay...) changes the run
+#: itself, and a resume with another value is refused instead of half-applied.
+MAY_CHANGE_ON_RESUME = ("steps", "log_every", "sample_every", "ckpt_every", "grad_norms", "fast", "compile",
+                        "precision")
 
-class CheckpointError(ValueError):
+
+class CheckpointError(UserError, ValueError):
     """A checkpoint that cannot be used here; the message says why and what to do."""
 
 
+def _contiguous(obj):
+    """``obj`` (nested dicts/lists of tensors) with every tensor in the standard contiguous layout."""
+    if torch.is_tensor(obj):
+        return obj.detach().contiguous()
+    if isinstance(obj, dict):
+        return {k: _contiguous(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_contiguous(v) for v in obj)
+    return obj
+
+
 def save_checkpoint(state: dict, path) -> Path:
-    """Write ``state`` to ``path`` atomically (temp file in the same folder, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save({"format": FORMAT, **state}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    """Write ``state`` to ``path`` atomically, every tensor contiguous (layout-neutral)."""
+    payload = _contiguous({"format": FORMAT, **state})
+    return atomic_write(Path(path), lambda f: torch.save(payload, f))
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:
@@ -45,12 +61,20 @@ def load_checkpoint(path, map_location="cpu") -> dict:
                               "--out DIR) or pass the path of an existing .pt file.")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # truncated file, pickle with code, not a torch file...
-        raise CheckpointError(f"{path} is not a readable gan_utils checkpoint ({type(e).__name__}: {e}). "
-                              "Delete it and train again, or point to another file.") from None
+    except OSError as e:  # permissions, a folder, an I/O error: the file itself may be fine
+        raise CheckpointError(f"cannot read {path}: {e.strerror or e}") from None
+    except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
+        text = str(e).lower()
+        if "global" in text or "unsupported class" in text:
+            # never suggest weights_only=False: that is exactly how a malicious file runs code
+            raise CheckpointError(f"{path} holds Python objects other than tensors, numbers and plain "
+                                  "containers, so it was not loaded (loading it could run code; a gan_utils "
+                                  "checkpoint never holds any). Use a checkpoint written by gan_utils.") from None
+        raise CheckpointError(f"{path} is not a readable gan_utils checkpoint: truncated or not a torch file "
+                              f"({type(e).__name__}). Delete it and train again, or point to another file.") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a gan_utils checkpoint (format {state.get('format') if isinstance(state, dict) else type(state).__name__!r}, "
-                              f"expected {FORMAT!r}).")
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"{path} is not a gan_utils checkpoint (format {found!r}, expected {FORMAT!r}).")
     return state
 
 
@@ -59,7 +83,193 @@ def load_generator(path, ema: bool = True, device="cpu") -> torch.nn.Module:
     from .models import build_model
 
     state = load_checkpoint(path, map_location=device)
-    G = build_model(state["model_config"]["G"])
+    g_config = (state.get("model_config") or {}).get("G")
+    if not g_config:
+        raise CheckpointError(f"{path} has no model_config['G'] (the generator's constructor arguments), so the "
+                              "generator cannot be rebuilt; it was not written by gan_utils.train.")
+    try:
+        G = build_model(g_config)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: cannot rebuild its generator from {g_config} ({e}).") from None
     key = "G_ema" if ema and state.get("G_ema") is not None else "G"
+    if state.get(key) is None:
+        raise CheckpointError(f"{path} holds only the EMA generator (a best.pt keeps what sampling needs); "
+                              "use ema=True (the CLI without --raw), or checkpoint_latest.pt for the raw G.")
     G.load_state_dict(state[key])
     return G.to(device).eval()
+
+
+# ---------------------------------------------------------------- resuming a training run
+def training_state(*, step: int, cfg, G, D, ema, opt_g, opt_d, fixed_noise, history: dict, loader=None,
+                   device=None) -> dict:
+    """Everything :func:`gan_utils.train.train` needs to continue bit-exactly from ``step``."""
+    device = torch.device(device) if device is not None else fixed_noise.device
+    return {
+        "G": G.state_dict(), "D": D.state_dict(),
+        "G_ema": ema.model.state_dict() if ema is not None else None,
+        "ema_updates": ema.updates if ema is not None else 0,
+        "opt_G": opt_g.state_dict(), "opt_D": opt_d.state_dict(),
+        "config": asdict(cfg),
+        "model_config": {"G": dict(getattr(G, "config", {})), "D": dict(getattr(D, "config", {}))},
+        "data": data_identity(loader),
+        "step": step, "fixed_noise": fixed_noise.cpu(), "history": history,
+        "rng": {"torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
+        "loader": loader.state_dict() if hasattr(loader, "state_dict") else None,
+    }
+
+
+def data_identity(loader) -> dict | None:
+    """What the data of a run was (name, size, image shape), stored so a resume on other data is refused."""
+    ident = getattr(loader, "identity", None)
+    return ident() if callable(ident) else None
+
+
+def check_resumable(ck: dict, G, D, cfg, loader, path) -> None:
+    """Refuse to resume from ``ck`` when the models, the data or any setting that changes the run
+    differ from now (every difference is listed); see :data:`MAY_CHANGE_ON_RESUME`."""
+    diffs = []
+    for role, model in (("G", G), ("D", D)):
+        saved = (ck.get("model_config") or {}).get(role, {})
+        now = dict(getattr(model, "config", {}))
+        for k in sorted(set(saved) | set(now)):
+            if saved.get(k) != now.get(k):
+                diffs.append(f"{role}.{k}: checkpoint {saved.get(k)!r} vs now {now.get(k)!r}")
+    saved_cfg = ck.get("config") or {}
+    for f in fields(cfg):
+        if f.name in MAY_CHANGE_ON_RESUME:
+            continue
+        now = getattr(cfg, f.name)
+        then = saved_cfg.get(f.name, f.default)  # a field newer than the checkpoint: its default then
+        if isinstance(then, list):
+            then = tuple(then)
+        if not _same(then, now):
+            diffs.append(f"config.{f.name}: checkpoint {then!r} vs now {now!r}")
+    saved_data, now_data = ck.get("data"), data_identity(loader)
+    if saved_data is not None and now_data is not None and saved_data != now_data:
+        diffs.append(f"data: checkpoint {saved_data} vs now {now_data}")
+    if diffs:
+        raise CheckpointError(f"The checkpoint {path} was made with other settings, and resuming would not continue "
+                              "that run:\n  " + "\n  ".join(diffs) + "\nUse the same settings as that run (only "
+                              f"{', '.join(MAY_CHANGE_ON_RESUME)} may change), or a new output folder.")
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return math.isclose(float(a), float(b), rel_tol=0, abs_tol=0) or float(a) == float(b)
+        except (TypeError, ValueError):
+            return a == b
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def restore_training(ck: dict, *, G, D, ema, opt_g, opt_d, loader=None, device=None) -> dict:
+    """Load ``ck`` into the models, optimisers, EMA, RNGs and loader; returns
+    ``{"step", "fixed_noise", "history"}``. Call :func:`check_resumable` first."""
+    device = torch.device(device) if device is not None else next(G.parameters()).device
+    G.load_state_dict(ck["G"])
+    D.load_state_dict(ck["D"])
+    opt_g.load_state_dict(ck["opt_G"])
+    opt_d.load_state_dict(ck["opt_D"])
+    if ema is not None and ck.get("G_ema") is not None:
+        ema.model.load_state_dict(ck["G_ema"])
+        ema.updates = ck.get("ema_updates", 0)
+    torch.set_rng_state(ck["rng"]["torch"].cpu())
+    if device.type == "cuda" and ck["rng"].get("cuda") is not None:
+        torch.cuda.set_rng_state(ck["rng"]["cuda"].cpu(), device)
+    if ck.get("loader") is not None and hasattr(loader, "load_state_dict"):
+        loader.load_state_dict(ck["loader"])
+    return {"step": int(ck["step"]), "fixed_noise": ck["fixed_noise"].to(device),
+            "history": {k: list(v) for k, v in ck.get("history", {}).items()}}
+
+
+def all_finite(*modules) -> bool:
+    """True when every parameter and buffer of ``modules`` is finite (checked before every save: a
+    NaN weight is never written as a good checkpoint)."""
+    tensors = [t for m in modules if m is not None for t in (*m.parameters(), *m.buffers())
+               if t.is_floating_point()]
+    if not tensors:
+        return True
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+
+
+# ---------------------------------------------------------------- one writer per run folder
+LOCK = ".run.lock"
+
+
+class RunLock:
+    """``with RunLock(out_dir):`` this process is the only one writing ``out_dir``.
+
+    The lock is a file holding the writer's host name and PID, created exclusively; a second
+    writer is refused with both PIDs named. A lock left by a process that no longer runs (a kill,
+    a reboot) is stale and taken over. Re-entrant within one process (run_experiment holds it
+    around the train() calls that take it again)."""
+
+    _held: dict = {}
+
+    def __init__(self, out_dir):
+        self.path = Path(out_dir) / LOCK
+
+    def _owner(self):
+        try:
+            host, pid = self.path.read_text().split()
+            return host, int(pid)
+        except (OSError, ValueError):
+            return None
+
+    @staticmethod
+    def _alive(pid: int) -> bool:
+        import os
+
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def __enter__(self):
+        import os
+        import socket
+
+        key = str(self.path.resolve())
+        if RunLock._held.get(key):
+            RunLock._held[key] += 1
+            return self
+        me = f"{socket.gethostname()} {os.getpid()}"
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                owner = self._owner()
+                if owner is not None and owner[0] == socket.gethostname() and owner[1] != os.getpid() \
+                        and self._alive(owner[1]):
+                    raise CheckpointError(f"{self.path.parent} is being written by another run (process {owner[1]}); "
+                                          "two runs in one folder would overwrite each other's checkpoints. Wait for "
+                                          "it to finish, stop it, or use another output folder.") from None
+                if owner is not None and owner[0] != socket.gethostname():
+                    raise CheckpointError(f"{self.path.parent} is locked by process {owner[1]} on host {owner[0]}; "
+                                          f"if no run is active there, delete {self.path}.") from None
+                try:
+                    self.path.unlink()            # stale: its writer is gone
+                except FileNotFoundError:
+                    pass
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(me)
+            RunLock._held[key] = 1
+            return self
+        raise CheckpointError(f"could not take the lock {self.path}; delete it if no run is using that folder.")
+
+    def __exit__(self, *exc):
+        key = str(self.path.resolve())
+        RunLock._held[key] -= 1
+        if RunLock._held[key] == 0:
+            del RunLock._held[key]
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass

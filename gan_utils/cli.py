@@ -1,184 +1,209 @@
 """Command line for long runs outside the notebooks (the same code notebooks 04 and 08 call).
 
     python -m gan_utils train --model dcgan --loss bce-ns --dataset fashion-mnist --image-size 32 \\
-        --steps 5000 --out runs/dcgan [--resume] [--seed 0] [--config configs/dcgan_fmnist.json]
+        --steps 5000 --out runs/dcgan [--resume | --overwrite] [--seed 0] [--config dcgan_fmnist]
+    python -m gan_utils run --config dcgan_cifar10 --out runs/dcgan_cifar10 [--eval-every 5000]
     python -m gan_utils sample --checkpoint runs/dcgan/checkpoint_latest.pt --n 1000 --out samples.pt
-    python -m gan_utils run --config configs/dcgan_cifar10.json --out runs/dcgan_cifar10 [--eval-every 5000]
 
 ``run`` (or ``train ... --eval-every N``) is the driver of notebook 08
 (:func:`gan_utils.experiment.run_experiment`): it trains in chunks of N generator steps, measures
 FID (or FD-classifier) of the EMA generator after each, logs it to ``OUT/eval.json``, keeps the
-best checkpoint as ``OUT/best.pt``, and always resumes a run found in OUT (run the same command
+best generator as ``OUT/best.pt``, and always resumes a run found in OUT (run the same command
 again after an interruption; a finished run trains nothing more).
 
-``--config`` reads a JSON file (see ``configs/``) whose keys are the flags below (``image_size``,
-``width``...) plus any :class:`gan_utils.train.TrainConfig` field; flags given on the command line
-win over the file.
+``--config`` takes a JSON file or the name of a shipped config (``gan_utils/configs/``); its keys
+are the options of :mod:`gan_utils.config` and the flags below win over it. Both verbs read it
+with the same loader, which refuses unknown keys and wrong types.
+
+This module is a leaf: argparse in, library calls out; nothing imports it. Errors a user can
+cause (:class:`gan_utils.runtime.UserError`) print one line and exit with status 2; Ctrl-C saves
+a checkpoint after the current step and exits with 130.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import shlex
 import sys
-from dataclasses import fields
 from pathlib import Path
 
-import torch
+#: checkpoint interval of ``train`` when neither the config nor ``--ckpt-every`` sets one: a kill
+#: loses at most this many steps (a width-64 DCGAN checkpoint is ~25 MB, written in well under 1 s)
+DEFAULT_CKPT_EVERY = 500
 
-RUN_KEYS = {"model", "dataset", "image_size", "width", "critic_norm", "device", "out", "resume", "seed", "config"}
-
-
-def build_run(opts: dict):
-    """(G, D, loader, TrainConfig) for a run described by ``opts`` (CLI flags / config file)."""
-    from .data import InMemoryLoader, load_dataset, synthetic_images
-    from .models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, default_critic_norm
-    from .runtime import get_device
-    from .train import TrainConfig
-
-    train_fields = {f.name for f in fields(TrainConfig)}
-    loss = opts.get("loss", "bce-ns")
-    tcfg = TrainConfig.preset(loss, **{k: v for k, v in opts.items() if k in train_fields and k != "loss" and v is not None})
-    device = get_device(opts.get("device"))
-    size = int(opts.get("image_size", 32))
-    if opts.get("dataset", "fashion-mnist") == "synthetic":
-        ds = synthetic_images(2048, int(opts.get("channels", 3)), size, seed=tcfg.seed)
-    else:
-        ds = load_dataset(opts.get("dataset", "fashion-mnist"), train=True, image_size=size)
-    channels = ds.images.shape[1]
-    width = int(opts.get("width", 64))
-    norm = opts.get("critic_norm") or default_critic_norm(loss)
-    if opts.get("model", "dcgan") == "dcgan":
-        G = DCGANGenerator(tcfg.latent_dim, channels, size, width)
-        D = DCGANDiscriminator(channels, size, width, norm=norm)
-    elif opts["model"] == "mlp":
-        shape = tuple(ds.images.shape[1:])
-        G = MLPGenerator(tcfg.latent_dim, shape, hidden=width * 8, depth=3, tanh_output=True)
-        D = MLPDiscriminator(shape, hidden=width * 8, depth=3, spectral=norm == "spectral")
-    else:
-        raise ValueError(f"--model {opts['model']!r}: use dcgan or mlp")
-    loader = InMemoryLoader(ds, tcfg.batch_size, device=device, seed=tcfg.seed)
-    return G.to(device), D.to(device), loader, tcfg
+#: files a run writes in its folder (what ``--overwrite`` removes)
+RUN_FILES = ("checkpoint_latest.pt", "history.json", "run_config.json", "eval.json", "best.pt", "samples_*.png")
 
 
-def _train(args) -> int:
-    from .runtime import seed_everything
-    from .train import train
-
-    opts = json.loads(Path(args.config).read_text()) if args.config else {}
-    for k, v in vars(args).items():
-        if k not in ("cmd", "func", "config") and v is not None:
-            opts[k] = v
-    seed_everything(int(opts.get("seed", 0)))
-    G, D, loader, cfg = build_run(opts)
-    out = Path(opts.get("out", "runs/latest"))
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "run_config.json").write_text(json.dumps({**opts, "out": str(out)}, indent=2))
-    r = train(G, D, loader, cfg, out_dir=out, resume=bool(opts.get("resume")))
-    print(f"done: {cfg.steps} steps, {r.seconds:.1f} s this session; checkpoint {out / 'checkpoint_latest.pt'}")
-    return 0
-
-
-def _run(args) -> int:
-    """``run`` and ``train --eval-every``: the experiment driver of notebook 08."""
-    from .experiment import run_experiment
-
-    skip = {"cmd", "func", "config", "out", "smoke", "resume", "features"}
-    overrides = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
-    config = args.config if args.config else {}
-    out = args.out or f"runs/{Path(args.config).stem if args.config else 'latest'}"
-    r = run_experiment(config, out, smoke=bool(getattr(args, "smoke", False)), overrides=overrides,
-                       features=args.features)
-    b = r.best
-    print(f"done: {r.summary()}")
-    if b is not None:
-        print(f"best checkpoint: {Path(out) / 'best.pt'} (step {b['step']}); log: {Path(out) / 'eval.json'}; "
-              f"training time {r.train_seconds / 60:.1f} min over all sessions, this call {r.seconds / 60:.1f} min")
-    return 0
-
-
-def _train_or_run(args) -> int:
-    return _run(args) if args.eval_every is not None else _train(args)
-
-
-def _add_eval_flags(p, every_help: str) -> None:
-    p.add_argument("--eval-every", dest="eval_every", type=int, help=every_help)
+def _add_option_flags(p, config_required: bool) -> None:
+    """The run options both verbs take (keys of gan_utils.config); given flags win over --config."""
+    p.add_argument("--config", required=config_required,
+                   help="JSON file or shipped config name (dcgan_fmnist, wgan_gp_cifar10, ...); flags override it")
+    p.add_argument("--model", choices=["dcgan", "mlp"])
+    p.add_argument("--loss", choices=["bce-ns", "bce-saturating", "wgan-clip", "wgan-gp", "wgan-sn"])
+    p.add_argument("--dataset", help="fashion-mnist (offline), mnist, cifar10, or synthetic")
+    p.add_argument("--image-size", dest="image_size", type=int, choices=[28, 32, 64])
+    p.add_argument("--width", type=int, help="base channel width of G and D (default 64)")
+    p.add_argument("--critic-norm", dest="critic_norm", choices=["batch", "layer", "none", "spectral"])
+    p.add_argument("--steps", type=int, help="generator steps")
+    p.add_argument("--batch-size", dest="batch_size", type=int)
+    p.add_argument("--ckpt-every", dest="ckpt_every", type=int,
+                   help=f"checkpoint interval in steps (train's default: {DEFAULT_CKPT_EVERY})")
+    p.add_argument("--sample-every", dest="sample_every", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="cuda, cuda:N, mps or cpu (default: the best available)")
+    p.add_argument("--eval-every", dest="eval_every", type=int)
     p.add_argument("--n-eval", dest="n_eval", type=int, help="generated samples per evaluation (default 10000)")
     p.add_argument("--n-ref", dest="n_ref", type=int, help="reference (training) images (default: all)")
     p.add_argument("--features", choices=["inception", "classifier", "auto", "pixels"],
                    help="inception: FID (CIFAR-10 default); classifier: FD-classifier (Fashion-MNIST/MNIST "
                         "default); pixels: a cheap stand-in for the synthetic data")
+    p.add_argument("--out", help="run folder (checkpoints, logs, sample grids)")
+
+
+OPTION_FLAGS = ("model", "loss", "dataset", "image_size", "width", "critic_norm", "steps", "batch_size",
+                "ckpt_every", "sample_every", "seed", "device", "eval_every", "n_eval", "n_ref", "features")
+
+
+def _options(args) -> dict:
+    return {k: getattr(args, k) for k in OPTION_FLAGS if getattr(args, k, None) is not None}
+
+
+def _run_folder(args, opts: dict) -> Path:
+    from .runtime import ensure_writable_dir
+
+    name = opts["name"] if "name" in opts else "latest"          # load_config names a file run after it
+    return ensure_writable_dir(args.out or f"runs/{name}", "--out folder")
+
+
+def _train(args) -> int:
+    from .checkpoint import LATEST, RunLock, check_resumable, load_checkpoint
+    from .config import RunConfig, build_run, resolve
+    from .experiment import write_json_atomic
+    from .runtime import UserError, seed_everything
+    from .train import train
+
+    if args.eval_every is not None:                 # train --eval-every N: the run driver
+        return _run(args)
+    opts = resolve(args.config or {}, overrides=_options(args))
+    opts.setdefault("ckpt_every", DEFAULT_CKPT_EVERY)
+    rc = RunConfig.from_options(opts)
+    out = _run_folder(args, opts)
+    latest = out / LATEST
+    with RunLock(out):
+        if latest.exists() and not (args.resume or args.overwrite):
+            step = load_checkpoint(latest)["step"]
+            raise UserError(f"{out} already holds a run (checkpoint at step {step}). Add --resume to continue it, "
+                            "--overwrite to start it again from scratch, or choose another --out.")
+        if args.overwrite:
+            for pattern in RUN_FILES:
+                for f in out.glob(pattern):
+                    f.unlink()
+        seed_everything(rc.train.seed)
+        G, D, loader, cfg = build_run(rc)
+        if args.resume and latest.exists():          # refuse other settings before anything is written
+            check_resumable(load_checkpoint(latest), G, D, cfg, loader, latest)
+        write_json_atomic({k: v for k, v in opts.items() if k != "device"}, out / "run_config.json")
+        r = train(G, D, loader, cfg, out_dir=out, resume=bool(args.resume))
+    print(f"done: step {cfg.steps}, {r.seconds:.1f} s this session; checkpoint {latest}")
+    return 0
+
+
+def _run(args) -> int:
+    """``run`` and ``train --eval-every``: the experiment driver of notebook 08."""
+    from .config import resolve
+    from .experiment import run_experiment
+
+    overrides = _options(args)
+    opts = resolve(args.config or {}, smoke=bool(getattr(args, "smoke", False)), overrides=overrides)
+    out = _run_folder(args, opts)
+    r = run_experiment(args.config or {}, out, smoke=bool(getattr(args, "smoke", False)), overrides=overrides)
+    b = r.best
+    print(f"done: {r.summary()}")
+    if b is not None:
+        print(f"best generator: {out / 'best.pt'} (step {b['step']}); log: {out / 'eval.json'}; "
+              f"training time {r.train_seconds / 60:.1f} min over all sessions, this call {r.seconds / 60:.1f} min")
+    return 0
 
 
 def _sample(args) -> int:
     from .checkpoint import load_generator
+    from .runtime import UserError, atomic_write, available_memory, ensure_writable_dir, get_device
+    from .train import sample
 
-    torch.manual_seed(args.seed)
-    G = load_generator(args.checkpoint, ema=not args.raw, device=args.device or "cpu")
-    chunks = []
+    import torch
+
+    if args.n < 1:
+        raise UserError(f"--n {args.n}: ask for at least one sample")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size {args.batch_size} must be at least 1")
+    out = Path(args.out)
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give a file name such as {out / 'samples.pt'}")
+    ensure_writable_dir(out.parent if str(out.parent) else ".", "folder of --out")
+    G = load_generator(args.checkpoint, ema=not args.raw, device=get_device(args.device or "cpu"))
     with torch.no_grad():
-        for i in range(0, args.n, 500):
-            z = torch.randn(min(500, args.n - i), G.latent_dim, device=next(G.parameters()).device)
-            chunks.append(G(z).float().clamp_(-1, 1).cpu())
-    x = torch.cat(chunks)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(x, args.out)
-    print(f"wrote {tuple(x.shape)} samples in [-1, 1] to {args.out}")
+        shape = tuple(G(torch.zeros(1, G.latent_dim, device=next(G.parameters()).device)).shape[1:])
+    need = args.n * int(torch.tensor(shape).prod()) * 4
+    free = available_memory()
+    if free is not None and 2 * need > free:   # the samples, plus their copy while saving
+        raise UserError(f"{args.n} samples of shape {shape} need {need / 2**30:.1f} GiB in float32 (twice that while "
+                        f"saving), and {free / 2**30:.1f} GiB are free: ask for fewer (--n) and write several files.")
+    x = sample(G, args.n, seed=args.seed, batch_size=args.batch_size, progress=args.n > args.batch_size)
+    x = x.clamp_(-1, 1)
+    atomic_write(out, lambda f: torch.save(x, f))
+    print(f"wrote {tuple(x.shape)} samples in [-1, 1] to {out}")
     return 0
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m gan_utils", description="Train and sample the course's GANs.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train a GAN, writing checkpoints, history.json and sample grids")
-    t.add_argument("--config", help="JSON file of options (configs/*.json); flags override it")
-    t.add_argument("--model", choices=["dcgan", "mlp"])
-    t.add_argument("--loss", choices=["bce-ns", "bce-saturating", "wgan-clip", "wgan-gp", "wgan-sn"])
-    t.add_argument("--dataset", help="fashion-mnist (offline), mnist, cifar10, or synthetic")
-    t.add_argument("--image-size", dest="image_size", type=int, choices=[28, 32, 64])
-    t.add_argument("--width", type=int, help="base channel width of G and D (default 64)")
-    t.add_argument("--critic-norm", dest="critic_norm", choices=["batch", "layer", "none", "spectral"])
-    t.add_argument("--steps", type=int, help="generator steps")
-    t.add_argument("--batch-size", dest="batch_size", type=int)
-    t.add_argument("--ckpt-every", dest="ckpt_every", type=int)
-    t.add_argument("--sample-every", dest="sample_every", type=int)
-    t.add_argument("--out", help="run directory (checkpoints, history.json, samples_*.png)")
-    t.add_argument("--resume", action="store_true", default=None, help="continue from OUT/checkpoint_latest.pt")
-    t.add_argument("--seed", type=int)
-    t.add_argument("--device", help="cuda, mps or cpu (default: best available)")
-    _add_eval_flags(t, "evaluate the EMA generator every N steps (switches to the `run` driver: "
-                       "eval.json, best.pt, always resumes)")
-    t.set_defaults(func=_train_or_run)
-    r = sub.add_parser("run", help="train with periodic FID evaluation, best checkpoint and automatic resume "
+    _add_option_flags(t, config_required=False)
+    again = t.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue the run in OUT (same settings)")
+    again.add_argument("--overwrite", action="store_true", help="delete the run in OUT and start again")
+    t.set_defaults(func=_train)
+    r = sub.add_parser("run", help="train with periodic FID evaluation, best generator and automatic resume "
                                    "(notebook 08's driver)")
-    r.add_argument("--config", required=True, help="JSON file (configs/*.json) or a name in configs/, "
-                                                    "e.g. dcgan_cifar10")
-    r.add_argument("--out", help="run directory (default runs/<config name>)")
-    _add_eval_flags(r, "evaluate every N generator steps (default: the config's eval_every)")
-    r.add_argument("--dataset", help="override the config's dataset (fashion-mnist, mnist, cifar10, synthetic)")
-    r.add_argument("--steps", type=int, help="override the config's generator steps")
-    r.add_argument("--width", type=int)
-    r.add_argument("--batch-size", dest="batch_size", type=int)
-    r.add_argument("--seed", type=int)
-    r.add_argument("--device", help="cuda, mps or cpu (default: best available)")
+    _add_option_flags(r, config_required=True)
     r.add_argument("--smoke", action="store_true", help="tiny sizes: checks the whole path in seconds on a CPU")
     r.set_defaults(func=_run)
     s = sub.add_parser("sample", help="write N samples (N, C, H, W) in [-1, 1] from a checkpoint's EMA generator")
-    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--checkpoint", required=True, help="checkpoint_latest.pt, best.pt, or a run folder")
     s.add_argument("--n", type=int, default=1000)
     s.add_argument("--out", required=True, help="output .pt file")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--batch-size", dest="batch_size", type=int, default=500, help="samples per forward pass")
     s.add_argument("--raw", action="store_true", help="use the raw generator instead of the EMA one")
-    s.add_argument("--device")
+    s.add_argument("--device", help="cpu (default), cuda or mps")
     s.set_defaults(func=_sample)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> int:
+    from .runtime import UserError
+    from .train import TrainingInterrupted
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, RuntimeError, FileNotFoundError) as e:  # user errors: one clear message, no traceback
-        if type(e).__name__ in ("ValueError", "DataUnavailableError", "CheckpointError", "NonFiniteLossError",
-                                "InceptionUnavailableError", "FileNotFoundError"):
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        raise
+    except UserError as e:                      # a user can fix it: one clear message, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except TrainingInterrupted as e:
+        again = [a for a in argv if a != "--overwrite"]
+        if args.cmd == "train" and "--resume" not in again:
+            again.append("--resume")
+        print(f"interrupted after step {e.step}; checkpoint saved at {e.checkpoint}. Resume with: "
+              f"python -m gan_utils {shlex.join(again)}" if e.checkpoint else f"interrupted after step {e.step}",
+              file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted (nothing was being trained, or a second Ctrl-C: the last checkpoint is kept)",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

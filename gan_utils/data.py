@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from .runtime import ConfigError, UserError, available_memory, cache_dir, env_flag
+
 DATASETS = ("fashion-mnist", "mnist", "cifar10")
 SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -28,19 +30,20 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
 
 
-class DataUnavailableError(RuntimeError):
-    """The dataset is neither on disk nor downloadable; the message says what to do."""
+class DataUnavailableError(UserError, RuntimeError):
+    """The dataset is neither on disk nor downloadable, or its files are damaged; the message names
+    the file and says what to do."""
 
 
 def default_root() -> Path:
     """Where downloads go: ``$GAN_COURSE_DATA`` if set, else ``~/.cache/gan_course/data``."""
     env = os.environ.get("GAN_COURSE_DATA")
-    return Path(env) if env else Path.home() / ".cache" / "gan_course" / "data"
+    return Path(env).expanduser() if env else cache_dir("data")
 
 
 def downloads_allowed() -> bool:
     """False when ``GAN_COURSE_OFFLINE=1``: never touch the network (tests use it)."""
-    return os.environ.get("GAN_COURSE_OFFLINE", "").strip().lower() not in {"1", "true", "yes"}
+    return not env_flag("GAN_COURSE_OFFLINE")
 
 
 class ImageDataset(Dataset):
@@ -80,14 +83,27 @@ def to_float(x_u8: torch.Tensor) -> torch.Tensor:
 
 # ---------------------------------------------------------------- IDX files (MNIST format)
 def _read_idx(path: Path) -> np.ndarray:
+    """An IDX file (gzipped or not) as an array; a damaged file raises DataUnavailableError naming it."""
+    fix = (f"The file {path} is damaged (a partial download?). Delete it so it is downloaded again, or "
+           "replace it with a good copy (for Fashion-MNIST: sudo apt-get install --reinstall dataset-fashion-mnist).")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DataUnavailableError(f"cannot read {path} ({type(e).__name__}: {e}). {fix}") from None
+    if len(data) < 8:
+        raise DataUnavailableError(f"{path} is too short to be an IDX file. {fix}")
     magic = int.from_bytes(data[0:4], "big")
     ndim = magic & 0xFF
-    if (magic >> 8) != 0x08:  # 0x08 = unsigned byte
-        raise ValueError(f"{path} is not an unsigned-byte IDX file")
+    if (magic >> 8) != 0x08 or ndim not in (1, 3):  # 0x08 = unsigned byte; labels 1-D, images 3-D
+        raise DataUnavailableError(f"{path} is not an unsigned-byte IDX file of images or labels "
+                                   f"(magic number {magic:#010x}). {fix}")
     dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    expected = 4 + 4 * ndim + int(np.prod(dims))
+    if len(data) != expected:
+        raise DataUnavailableError(f"{path} holds {len(data)} bytes where its header promises {expected} "
+                                   f"(dims {dims}). {fix}")
     arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     return arr.reshape(dims)
 
@@ -118,9 +134,13 @@ def _load_idx_pair(name: str, root: Path | None, train: bool):
         img = _find_idx(d, f"{prefix}-images-idx3-ubyte")
         lab = _find_idx(d, f"{prefix}-labels-idx1-ubyte")
         if img is not None and lab is not None:
-            x = torch.from_numpy(_read_idx(img).copy()).unsqueeze(1)  # (N, 28, 28) -> (N, 1, 28, 28)
-            y = torch.from_numpy(_read_idx(lab).astype(np.int64))
-            return x, y
+            x, y = _read_idx(img), _read_idx(lab)
+            if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+                raise DataUnavailableError(
+                    f"{img} ({x.shape[0]} images, {x.ndim}-D) and {lab} ({y.shape[0]} labels, {y.ndim}-D) do not "
+                    f"belong together: an images file and the labels file of the same split are expected "
+                    f"({prefix}-images-idx3-ubyte with {prefix}-labels-idx1-ubyte). Replace the wrong file.")
+            return torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64))  # (N,28,28)->(N,1,28,28)
     return None
 
 
@@ -166,10 +186,18 @@ def resize_images(x_u8: torch.Tensor, image_size: int) -> torch.Tensor:
     any other change resizes bilinearly (28 -> 64, 32 -> 64).
     """
     h = x_u8.shape[-1]
+    if not isinstance(image_size, int) or isinstance(image_size, bool):
+        raise ConfigError(f"image_size={image_size!r} must be a whole number (28, 32 or 64)")
     if image_size == h:
         return x_u8
     if image_size < 8:
-        raise ValueError(f"image_size={image_size} is too small; use 28, 32 or 64")
+        raise ConfigError(f"image_size={image_size} is too small; use 28, 32 or 64")
+    need = x_u8.shape[0] * x_u8.shape[1] * image_size * image_size
+    free = available_memory()
+    if image_size > 256 or (free is not None and need > free // 2):
+        raise ConfigError(f"image_size={image_size} would need {need / 2**30:.1f} GiB for {x_u8.shape[0]} images"
+                          + (f" ({free / 2**30:.1f} GiB free)" if free is not None else "")
+                          + "; the course's models take 28, 32 or 64")
     if h == 28 and image_size == 32:
         # background is the darkest value (0): Fashion-MNIST/MNIST have black backgrounds
         return F.pad(x_u8, (2, 2, 2, 2), value=0)
@@ -196,21 +224,17 @@ def load_dataset(name: str, root=None, train: bool = True, image_size: int | Non
     key = name.lower().replace("_", "-")
     key = {"fashionmnist": "fashion-mnist", "cifar-10": "cifar10"}.get(key, key)
     if key not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS)}")
+        raise ConfigError(f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS)} (and, in configs and "
+                          "the CLI, 'synthetic': random colour blobs for tests)")
     root_path = Path(root) if root is not None else default_root()
     if download is None:
         download = downloads_allowed()
 
     found = _load_idx_pair(key, root_path, train) if key != "cifar10" else None
-    if found is None:
-        if not download:
-            # Let torchvision look in its own layout under root, without touching the network.
-            found = _torchvision_download(key, root_path, train, download=False)
-        else:
-            found = _torchvision_download(key, root_path, train, download=True)
-    x, y = found
+    # else torchvision: its own layout under root; it downloads only when allowed
+    x, y = found if found is not None else _torchvision_download(key, root_path, train, download=download)
     if image_size is not None:
-        x = resize_images(x, int(image_size))
+        x = resize_images(x, image_size)
     classes = {"fashion-mnist": FASHION_MNIST_CLASSES, "cifar10": CIFAR10_CLASSES}.get(key, tuple(map(str, range(10))))
     return ImageDataset(x, y, key, classes)
 
@@ -240,9 +264,11 @@ class InMemoryLoader:
                  drop_last: bool = True, with_labels: bool = False):
         if isinstance(dataset, ImageDataset):
             images, labels, self._u8 = dataset.images, dataset.labels, True
+            self.name = dataset.name
         elif isinstance(dataset, torch.Tensor):
             images, labels = dataset, torch.zeros(len(dataset), dtype=torch.long)
             self._u8 = dataset.dtype == torch.uint8
+            self.name = "tensor"
         else:
             raise TypeError("InMemoryLoader takes an ImageDataset or a tensor")
         self.device = torch.device(device)
@@ -297,6 +323,11 @@ class InMemoryLoader:
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "position": self.position, "seed": self.seed}
+
+    def identity(self) -> dict:
+        """Name, size and image shape of the data: stored in checkpoints, so that a resume on other
+        data is refused (:func:`gan_utils.checkpoint.check_resumable`)."""
+        return {"name": self.name, "n": int(self.n), "shape": list(self.images.shape[1:])}
 
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.position, self.seed = int(state["epoch"]), int(state["position"]), int(state["seed"])

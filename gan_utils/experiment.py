@@ -1,5 +1,5 @@
 """Long runs with periodic evaluation: the driver behind notebooks/08_full_training.ipynb and
-``python -m gan_utils run`` (both read the same ``configs/*.json``).
+``python -m gan_utils run`` (both read the same ``gan_utils/configs/*.json`` through :mod:`gan_utils.config`).
 
 :func:`run_experiment` trains in chunks and measures the EMA generator between chunks::
 
@@ -24,134 +24,20 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
 import torch
 
+from .config import RunConfig, build_run, resolve
+from .data import DATASETS, to_float
+from .runtime import ConfigError, atomic_write
+
 EVAL_FILE = "eval.json"
 BEST = "best.pt"
-#: keys a config file may hold besides the CLI's run keys and TrainConfig's fields
-EVAL_KEYS = {"eval_every", "n_eval", "n_ref", "features", "eval_seed"}
-EXTRA_KEYS = {"channels", "notes", "name"}
-NAMED_DATASETS = ("fashion-mnist", "mnist", "cifar10")
-#: the tiny sizes of a smoke run (CI, CPU): the same code path, a few seconds
-SMOKE_OVERRIDES = {"steps": 8, "width": 8, "batch_size": 32, "eval_every": 4, "n_eval": 256, "n_ref": 512,
-                   "ckpt_every": 0, "sample_every": 4, "log_every": 4}
-
-
-# ---------------------------------------------------------------- configs
-def config_dir() -> Path:
-    """``configs/`` of the course repository this package was loaded from (a checkout or an
-    editable install)."""
-    return Path(__file__).resolve().parents[1] / "configs"
-
-
-def find_config(name, repo: str | None = None, ref: str | None = None) -> Path:
-    """The path of a config file: ``name`` as a path, else ``configs/<name>[.json]`` of the
-    checkout, else (``repo``/``ref`` given, e.g. on Colab where only the package is installed) a
-    copy downloaded once from that GitHub repository into ``~/.cache/gan_course/configs``."""
-    p = Path(name).expanduser()
-    if p.is_file():
-        return p
-    stem = p.name if p.name.endswith(".json") else p.name + ".json"
-    local = config_dir() / stem
-    if local.is_file():
-        return local
-    cache = Path(os.environ.get("GAN_COURSE_CACHE") or Path.home() / ".cache" / "gan_course") / "configs" / stem
-    if cache.is_file():
-        return cache
-    if repo:
-        import urllib.request
-
-        url = f"https://raw.githubusercontent.com/{repo}/{ref or 'main'}/configs/{stem}"
-        try:
-            with urllib.request.urlopen(url, timeout=30) as r:
-                text = r.read().decode()
-            json.loads(text)
-            _atomic_write_text(cache, text)
-            return cache
-        except (OSError, ValueError) as e:
-            raise FileNotFoundError(f"Config {stem!r} is not in {config_dir()} and downloading {url} failed "
-                                    f"({e}). Clone the course repository or pass the path of the file.") from None
-    raise FileNotFoundError(f"No config {name!r}: looked for the file itself and for {local}. "
-                            f"Available: {sorted(q.name for q in config_dir().glob('*.json')) or 'none'}")
-
-
-def known_keys() -> set:
-    from .cli import RUN_KEYS
-    from .train import TrainConfig
-
-    return set(RUN_KEYS) | {f.name for f in fields(TrainConfig)} | EVAL_KEYS | EXTRA_KEYS
-
-
-def load_config(config) -> dict:
-    """A config as a dict: ``config`` itself (a dict, copied), or a JSON file (a path, or a name
-    in ``configs/`` such as ``"dcgan_cifar10"``). Unknown keys raise ``ValueError`` (a typo such
-    as ``"lr"`` for ``"lr_g"`` would otherwise be silently ignored)."""
-    if isinstance(config, dict):
-        opts = dict(config)
-    else:
-        path = find_config(config)
-        try:
-            opts = json.loads(path.read_text())
-        except ValueError as e:
-            raise ValueError(f"{path} is not valid JSON: {e}") from None
-        opts.setdefault("name", path.stem)
-    unknown = set(opts) - known_keys()
-    if unknown:
-        raise ValueError(f"Unknown config keys {sorted(unknown)}; known: {sorted(known_keys())}")
-    return opts
-
-
-def default_features(dataset: str) -> str:
-    """Inception (FID proper) for colour data, the offline classifier (FD-classifier) for
-    Fashion-MNIST/MNIST, and cheap pixel statistics for the synthetic stand-in."""
-    return {"cifar10": "inception", "synthetic": "pixels"}.get(dataset, "classifier")
-
-
-def resolve(config, *, smoke: bool = False, overrides: dict | None = None, **explicit) -> dict:
-    """The options of a run: config file, then the smoke sizes (``smoke=True``), then ``overrides``,
-    then the explicit arguments that are not ``None``. A changed ``dataset`` without ``features``
-    gets that dataset's default features (:func:`default_features`)."""
-    opts = load_config(config)
-    if smoke:
-        opts.update(SMOKE_OVERRIDES)
-    changes = {**(overrides or {}), **{k: v for k, v in explicit.items() if v is not None}}
-    if "dataset" in changes and "features" not in changes:
-        opts.pop("features", None)      # another dataset: its own default features, unless given
-    opts.update(changes)
-    load_config(opts)  # validate the merged keys
-    opts.setdefault("dataset", "fashion-mnist")
-    opts.setdefault("features", default_features(opts["dataset"]))
-    return opts
-
-
-def effective_options(opts: dict) -> dict:
-    """Every setting a run will use: ``opts`` completed with the loss preset of
-    :meth:`gan_utils.train.TrainConfig.preset` and the model defaults of
-    :func:`gan_utils.cli.build_run` (for tables such as notebook 08's)."""
-    from .models import default_critic_norm
-    from .train import TrainConfig
-
-    names = {f.name for f in fields(TrainConfig)}
-    loss = opts.get("loss", "bce-ns")
-    cfg = TrainConfig.preset(loss, **{k: v for k, v in opts.items() if k in names and k != "loss" and v is not None})
-    out = {**{f.name: getattr(cfg, f.name) for f in fields(TrainConfig)}, **opts}
-    out.setdefault("width", 64)
-    out["critic_norm"] = opts.get("critic_norm") or default_critic_norm(loss)
-    for k in ("betas_g", "betas_d"):
-        out[k] = tuple(out[k])
-    if loss != "wgan-gp":
-        out["gp_weight"] = None          # not used by this loss
-    if loss != "wgan-clip":
-        out["clip_value"] = None
-    return out
 
 
 # ---------------------------------------------------------------- features
@@ -172,7 +58,7 @@ class PixelFeatures:
 
     @torch.no_grad()
     def __call__(self, images):
-        x = images.float().div(127.5).sub(1) if images.dtype == torch.uint8 else images.float()
+        x = to_float(images) if images.dtype == torch.uint8 else images.float()
         x = torch.nn.functional.adaptive_avg_pool2d(x.cpu(), 4)
         return x.flatten(1)
 
@@ -188,19 +74,20 @@ def feature_extractor(opts: dict, device=None, features=None):
 
     if features is not None and not isinstance(features, str):
         return features                      # an extractor instance: used as it is
-    kind = features or opts.get("features") or default_features(opts.get("dataset", ""))
+    rc = RunConfig.from_options({k: v for k, v in opts.items() if k != "features"})
+    kind = features or opts.get("features") or rc.feature_kind
     if kind == "pixels":
-        return PixelFeatures(channels=int(opts.get("channels", 3)))
-    if opts.get("dataset") == "synthetic" and kind in ("classifier", "auto"):
-        raise ValueError("the synthetic data has no classifier: use features 'inception' or 'pixels'")
-    return get_extractor(kind, dataset=opts.get("dataset", "fashion-mnist"), device=device)
+        return PixelFeatures(channels=rc.channels)
+    if rc.dataset == "synthetic" and kind in ("classifier", "auto"):
+        raise ConfigError("the synthetic data has no classifier: use features 'inception' or 'pixels'")
+    return get_extractor(kind, dataset=rc.dataset, device=device)
 
 
 # ---------------------------------------------------------------- the evaluation log
 def eval_targets(steps: int, eval_every: int) -> list:
     """The steps evaluated in a run: every ``eval_every`` steps and at the last step."""
     if steps < 1 or eval_every < 1:
-        raise ValueError(f"steps={steps} and eval_every={eval_every} must be >= 1")
+        raise ConfigError(f"steps={steps} and eval_every={eval_every} must be >= 1")
     return sorted(set(range(eval_every, steps + 1, eval_every)) | {steps})
 
 
@@ -216,25 +103,10 @@ def pending_evals(done, ckpt_step: int, steps: int, eval_every: int) -> list:
     return [t for t in eval_targets(steps, eval_every) if t >= ckpt_step and t not in done]
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def write_json_atomic(obj, path) -> Path:
     """Serialise first, then write to a temporary file beside ``path`` and rename it over ``path``:
     a crash (or an unserialisable value) never leaves a truncated or half-written file."""
-    text = json.dumps(obj, indent=1)
-    _atomic_write_text(Path(path), text)
-    return Path(path)
+    return atomic_write(Path(path), json.dumps(obj, indent=1))
 
 
 def read_eval_log(out_dir) -> dict:
@@ -243,15 +115,6 @@ def read_eval_log(out_dir) -> dict:
     if not path.is_file():
         return {"evals": []}
     return json.loads(path.read_text())
-
-
-def _checkpoint_step(out_dir: Path) -> int:
-    from .checkpoint import LATEST, load_checkpoint
-
-    path = out_dir / LATEST
-    if not path.is_file():
-        return 0
-    return int(load_checkpoint(path)["step"])
 
 
 def _history_seconds(history: dict, cfg, upto: int) -> Optional[float]:
@@ -289,21 +152,20 @@ def metric_label(name: str, n: int) -> str:
 
 
 def evaluate(generator, opts: dict, extractor, real_images=None) -> dict:
-    """Fréchet distance of ``generator`` (sampled ``opts["n_eval"]`` times with fixed, seeded
-    noise) against the training data, with its protocol: ``{"value", "metric", "protocol"}``.
+    """Fréchet distance of ``generator`` (sampled ``n_eval`` times with fixed, seeded noise)
+    against the training data, with its protocol: ``{"value", "metric", "protocol"}``.
 
     Named datasets use :func:`gan_utils.metrics.fid.fid` (reference statistics cached on disk);
     the synthetic stand-in uses ``real_images`` (the loader's tensor).
     """
     from .metrics.fid import FIDResult, fid, frechet_distance, statistics_of
+    from .train import sample
 
-    n_eval = int(opts.get("n_eval") or 10_000)
-    n_ref = opts.get("n_ref")
-    seed = int(opts.get("eval_seed", 12345))
-    dataset = opts.get("dataset", "fashion-mnist")
+    rc = RunConfig.from_options({k: v for k, v in opts.items() if k != "features"})
+    n_eval, n_ref, seed, dataset = rc.n_eval, rc.n_ref, rc.eval_seed, rc.dataset
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if dataset in NAMED_DATASETS:
+        if dataset in DATASETS:
             r = fid(generator, dataset, split="train", n=n_eval, n_real=n_ref, features=extractor, seed=seed)
         else:
             ref = real_images
@@ -311,12 +173,7 @@ def evaluate(generator, opts: dict, extractor, real_images=None) -> dict:
                 idx = torch.randperm(len(ref), generator=torch.Generator().manual_seed(seed))[:n_ref]
                 ref = ref[idx.sort().values.to(ref.device)]
             mu_r, sig_r, n_r = statistics_of(ref, extractor)
-            g = torch.Generator().manual_seed(seed)
-            dev = next(generator.parameters()).device
-            with torch.no_grad():
-                fake = torch.cat([generator(torch.randn(min(500, n_eval - i), generator.latent_dim, generator=g).to(dev)).float()
-                                  for i in range(0, n_eval, 500)])
-            mu_f, sig_f, n_f = statistics_of(fake, extractor)
+            mu_f, sig_f, n_f = statistics_of(sample(generator, n_eval, seed=seed), extractor)
             r = FIDResult(value=frechet_distance(mu_f, sig_f, mu_r, sig_r), name=extractor.distance_name,
                           extractor=extractor.name, n_fake=n_f, n_real=n_r, reference=f"{dataset} train")
     label = metric_label(r.name, r.n_fake)
@@ -380,62 +237,65 @@ def run_experiment(config, out_dir, *, eval_every: int | None = None, n_eval: in
                    n_ref: int | None = None, features=None, device=None, smoke: bool = False,
                    overrides: dict | None = None, progress: bool = True, verbose: bool = True,
                    callback: Optional[Callable[[dict], None]] = None, after_eval=None) -> ExperimentResult:
-    """Train the run of ``config`` (a dict, a path, or a name in ``configs/``) in ``out_dir``,
+    """Train the run of ``config`` (a dict, a path, or a shipped config's name) in ``out_dir``,
     evaluating the EMA generator every ``eval_every`` generator steps, and resume it if
     ``out_dir`` already holds one (see the module docstring).
 
-    ``smoke=True`` applies :data:`SMOKE_OVERRIDES` (tiny sizes); ``overrides`` (e.g.
-    ``{"dataset": "synthetic"}``) and the keyword arguments that are not ``None`` win over the
-    file. ``features``: "inception", "classifier", "pixels" or an extractor (default: per
-    dataset, :func:`default_features`). ``callback`` is passed to :func:`gan_utils.train.train`;
-    ``after_eval(entry)`` is called after each evaluation is recorded.
+    ``smoke=True`` applies :data:`gan_utils.config.SMOKE_OVERRIDES` (tiny sizes); ``overrides``
+    (e.g. ``{"dataset": "synthetic"}``) and the keyword arguments that are not ``None`` win over
+    the file. ``features``: "inception", "classifier", "pixels" or an extractor (default: per
+    dataset). ``callback`` is passed to :func:`gan_utils.train.train`; ``after_eval(entry)`` is
+    called after each evaluation is recorded.
     """
     from tqdm.auto import tqdm
 
-    from .checkpoint import LATEST, load_checkpoint, save_checkpoint
-    from .cli import build_run
+    from .checkpoint import LATEST, check_resumable, load_checkpoint, save_checkpoint
+    from .fast import auto_compile
     from .runtime import seed_everything
     from .train import train
 
     t_start = time.perf_counter()
     opts = resolve(config, smoke=smoke, overrides=overrides, eval_every=eval_every, n_eval=n_eval, n_ref=n_ref,
-                   device=None if device is None else str(device))
-    if features is not None and not isinstance(features, str):
-        opts.pop("features", None)
-    elif features is not None:
-        opts["features"] = features
-    name = str(opts.get("name", "run"))
-    steps = int(opts.get("steps", 2000))
-    every = int(opts.get("eval_every") or steps)
+                   device=None if device is None else str(device),
+                   features=features if isinstance(features, str) else None)
+    rc = RunConfig.from_options(opts)
+    name, steps = rc.name, rc.train.steps
+    every = rc.eval_every or steps
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    seed_everything(int(opts.get("seed", 0)))
-    G, D, loader, cfg = build_run(opts)
+    seed_everything(rc.train.seed)
+    G, D, loader, cfg = build_run(rc)
     extractor = feature_extractor(opts, device=loader.device, features=features)
 
     log = read_eval_log(out_dir)
-    ckpt_step = _checkpoint_step(out_dir)
+    ckpt_step = 0
+    if (out_dir / LATEST).is_file():     # refuse other settings before anything is written
+        ck = load_checkpoint(out_dir / LATEST)
+        check_resumable(ck, G, D, cfg, loader, out_dir / LATEST)
+        ckpt_step = int(ck["step"])
+        del ck
     evals = [e for e in log.get("evals", []) if e["step"] <= ckpt_step]   # newer than the weights: stale
     if len(evals) < len(log.get("evals", [])) and verbose:
         print(f"note: dropped {len(log['evals']) - len(evals)} evaluation(s) newer than the checkpoint "
               f"(step {ckpt_step}) from {out_dir / EVAL_FILE}")
     todo = pending_evals([e["step"] for e in evals], ckpt_step, steps, every)
     start_step = ckpt_step
-    stored = {k: v for k, v in opts.items() if k != "device" and not callable(v)}
+    if cfg.compile is None:      # decided once for the whole run, from the steps it still has to train
+        cfg = replace(cfg, compile=auto_compile(loader.device, steps - ckpt_step))
+    stored = {k: v for k, v in opts.items() if k != "device"}
     if verbose:
         state = ("finished: nothing to train" if not todo and ckpt_step >= steps else
                  f"resuming at step {ckpt_step}" if ckpt_step else "starting")
         print(f"[{name}] {state}; {steps} steps, evaluation every {every}; run folder {out_dir}")
 
-    settings = {"dataset": opts.get("dataset"), "features": getattr(extractor, "name", str(extractor)),
-                "n_eval": int(opts.get("n_eval") or 10_000), "n_ref": opts.get("n_ref"),
-                "eval_seed": int(opts.get("eval_seed", 12345))}
+    settings = {"dataset": rc.dataset, "features": getattr(extractor, "name", str(extractor)),
+                "n_eval": rc.n_eval, "n_ref": rc.n_ref, "eval_seed": rc.eval_seed}
     if evals and log.get("settings") not in (None, settings):
-        raise ValueError(f"{out_dir / EVAL_FILE} was measured with other evaluation settings:\n"
-                         f"  before: {log['settings']}\n  now:    {settings}\nNumbers measured differently "
-                         "cannot share a curve: use a new out_dir, or the settings of that run.")
-    _atomic_write_text(out_dir / "run_config.json", json.dumps(stored, indent=2, default=str))
+        raise ConfigError(f"{out_dir / EVAL_FILE} was measured with other evaluation settings:\n"
+                          f"  before: {log['settings']}\n  now:    {settings}\nNumbers measured differently "
+                          "cannot share a curve: use a new out_dir, or the settings of that run.")
+    write_json_atomic(stored, out_dir / "run_config.json")      # only once the settings were accepted
     metric = log.get("metric")
     protocol = log.get("protocol")
     train_seconds = evals[-1].get("train_seconds", 0.0) if evals else 0.0
@@ -461,9 +321,7 @@ def run_experiment(config, out_dir, *, eval_every: int | None = None, n_eval: in
         prev_best = best_entry(evals)
         evals.append(entry)
         if prev_best is None or entry["value"] < prev_best["value"]:
-            state = load_checkpoint(out_dir / LATEST)
-            state["eval"] = dict(entry)
-            save_checkpoint(state, out_dir / BEST)              # atomic: temp file, then rename
+            save_checkpoint(sampling_state(load_checkpoint(out_dir / LATEST), entry), out_dir / BEST)
         best = best_entry(evals)
         write_json_atomic({"name": name, "metric": metric, "protocol": protocol, "settings": settings,
                            "steps": steps, "eval_every": every, "best": best, "evals": evals}, out_dir / EVAL_FILE)
@@ -484,6 +342,14 @@ def run_experiment(config, out_dir, *, eval_every: int | None = None, n_eval: in
                             history=result_train.history if result_train else {},
                             trained_steps=ckpt_step - start_step, seconds=time.perf_counter() - t_start,
                             train_seconds=train_seconds)
+
+
+def sampling_state(state: dict, entry: dict) -> dict:
+    """What ``best.pt`` keeps of a training checkpoint: the EMA generator (the raw one when there
+    is no EMA), the configs, the step and its evaluation: a few MB instead of G + D + Adam moments."""
+    key = "G_ema" if state.get("G_ema") is not None else "G"
+    return {key: state[key], "config": state["config"], "model_config": {"G": state["model_config"]["G"]},
+            "data": state.get("data"), "step": state["step"], "eval": dict(entry)}
 
 
 # ---------------------------------------------------------------- figures
@@ -525,16 +391,14 @@ def show_best_samples(results: dict, n: int = 64, seed: int = 0, device="cpu", a
     """Sample grids of the best EMA generators side by side (the same noise for every run)."""
     import matplotlib.pyplot as plt
 
+    from .models import sample
     from .plots import show_images
 
     if axes is None:
         _, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 6), squeeze=False)
         axes = axes[0]
     for ax, (label, r) in zip(axes, results.items()):
-        G = r.load_best_generator(device)
-        z = torch.randn(n, G.latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
-        with torch.no_grad():
-            x = G(z).float().cpu()
+        x = sample(r.load_best_generator(device), n, seed=seed)   # the same noise for every run
         b = r.best
         show_images(x, nrow=int(math.sqrt(n)), ax=ax,
                     title=f"{label}, step {b['step']}: {r.metric} = {b['value']:.2f}")

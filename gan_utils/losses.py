@@ -7,9 +7,17 @@ Notation (as in notebook 01): D(x) = sigmoid(l(x)) where l is the discriminator'
 All BCE losses take logits, never probabilities, because
     log D(x)      = log sigmoid(l)  = -softplus(-l)
     log(1 - D(x)) = log sigmoid(-l) = -softplus(l)
-are exact and stable for any l, while log(sigmoid(l)) underflows to log(0) = -inf for l < -100.
+are exact and stable for any l, while log(sigmoid(l)) in float32 underflows to log(0) = -inf once
+sigmoid(l) rounds to 0 (l below about -88.7 or -103 with subnormals; notebook 05 shows the table).
+
+:data:`LOSSES` maps each loss name :class:`gan_utils.train.TrainConfig` accepts to a
+:class:`GANLoss`: its two functions and what else the D step does (a penalty, clipping), so the
+training steps never branch on loss names.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import torch
 import torch.nn as nn
@@ -78,7 +86,7 @@ def g_loss_wasserstein(fake_scores: torch.Tensor) -> torch.Tensor:
     return -fake_scores.mean()
 
 
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, grad_scaler=None) -> torch.Tensor:
     """WGAN-GP penalty (Gulrajani et al. 2017, Algorithm 1):
 
         x_hat = eps * x + (1 - eps) * G(z),   eps ~ U[0, 1], one eps per sample
@@ -87,14 +95,22 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) 
     The norm is taken **per sample** over all non-batch dimensions (C, H, W), not per pixel;
     ``create_graph=True`` so the penalty itself can be back-propagated (the double backward).
     Multiply by lambda (10 in the paper) outside.
+
+    ``grad_scaler`` (a ``torch.amp.GradScaler``, fp16 training): the scores are scaled before the
+    inner ``autograd.grad`` so small fp16 gradients do not flush to zero, and the gradients are
+    unscaled before the norm (the recipe of PyTorch's AMP examples, "Gradient penalty").
     """
     if real.shape != fake.shape:
         raise ValueError(f"real {tuple(real.shape)} and fake {tuple(fake.shape)} must have the same shape")
     b = real.shape[0]
     eps = torch.rand(b, *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)  # (B, 1, 1, 1)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
-    scores = critic(x_hat)
-    (grads,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)  # (B, C, H, W)
+    scores = critic(x_hat).float().sum()
+    if grad_scaler is not None and grad_scaler.is_enabled():
+        (scaled,) = torch.autograd.grad(grad_scaler.scale(scores), x_hat, create_graph=True)
+        grads = scaled / grad_scaler.get_scale()                           # unscaled: the true gradient
+    else:
+        (grads,) = torch.autograd.grad(scores, x_hat, create_graph=True)  # (B, C, H, W)
     norms = grads.flatten(1).norm(2, dim=1)  # (B, C*H*W) -> (B,): one norm per sample
     return ((norms - 1.0) ** 2).mean()
 
@@ -110,12 +126,28 @@ def clip_weights(critic: nn.Module, c: float = 0.01) -> None:
         p.clamp_(-c, c)
 
 
-#: loss name -> (D/critic loss, G loss); the names ``TrainConfig.loss`` accepts.
+@dataclass(frozen=True)
+class GANLoss:
+    """One entry of :data:`LOSSES`: what the D step and the G step do for a loss name."""
+
+    d_loss: Callable                       # (real scores, fake scores) -> the loss D/critic minimises
+    g_loss: Callable                       # fake scores -> the loss G minimises
+    critic: bool = False                   # scores are critic values (W1 estimate logged), not logits
+    penalty: Optional[Callable] = None     # (D, real, fake) -> a term added to D's loss ...
+    penalty_weight: str = "gp_weight"      # ... times this TrainConfig field
+    clip: bool = False                     # clip D's weights to +-TrainConfig.clip_value after each step
+    needs_spectral_norm: bool = False      # no other constraint: the critic's layers must provide it
+
+    def __iter__(self):                    # `d_loss, g_loss = LOSSES[name]`, as when entries were pairs
+        return iter((self.d_loss, self.g_loss))
+
+
+#: loss name -> :class:`GANLoss`; the names ``TrainConfig.loss`` accepts.
 LOSSES = {
-    "bce-ns": (d_loss_bce, g_loss_nonsaturating),
-    "bce-saturating": (d_loss_bce, g_loss_saturating),
-    "wgan-clip": (critic_loss_wasserstein, g_loss_wasserstein),
-    "wgan-gp": (critic_loss_wasserstein, g_loss_wasserstein),
+    "bce-ns": GANLoss(d_loss_bce, g_loss_nonsaturating),
+    "bce-saturating": GANLoss(d_loss_bce, g_loss_saturating),
+    "wgan-clip": GANLoss(critic_loss_wasserstein, g_loss_wasserstein, critic=True, clip=True),
+    "wgan-gp": GANLoss(critic_loss_wasserstein, g_loss_wasserstein, critic=True, penalty=gradient_penalty),
     # no clipping, no penalty: the Lipschitz bound is in the critic's spectrally normalised layers
-    "wgan-sn": (critic_loss_wasserstein, g_loss_wasserstein),
+    "wgan-sn": GANLoss(critic_loss_wasserstein, g_loss_wasserstein, critic=True, needs_spectral_norm=True),
 }

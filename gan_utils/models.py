@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+from typing import Optional
+
 import torch
 import torch.nn as nn
 from torch.nn.utils.parametrizations import spectral_norm
@@ -225,6 +227,57 @@ def build_model(config: dict) -> nn.Module:
     return MODEL_CLASSES[kind](**cfg)
 
 
+class eval_mode:
+    """``with eval_mode(model):`` the model in eval mode (BatchNorm uses its running statistics and
+    does not update them, dropout is off) for the block, then back in the mode it was in. Several
+    models may be given; ``None`` and plain callables are skipped."""
+
+    def __init__(self, *models):
+        self.models = [m for m in models if isinstance(m, nn.Module)]
+
+    def __enter__(self):
+        self.was = [m.training for m in self.models]
+        for m in self.models:
+            m.eval()
+        return self
+
+    def __exit__(self, *exc):
+        for m, w in zip(self.models, self.was):
+            m.train(w)
+
+
+def _device_of(G) -> torch.device:
+    p = next(iter(G.parameters()), None) if isinstance(G, nn.Module) else None
+    return p.device if p is not None else torch.device("cpu")
+
+
+@torch.no_grad()
+def sample_batches(G, n: int, seed: Optional[int] = 0, batch_size: int = 500, z=None, latent_dim=None,
+                   progress: bool = False):
+    """Yield ``n`` samples of the generator ``G`` in batches of ``batch_size`` (float32, on G's
+    device), with G in eval mode. The latent codes are ``z`` if given, else drawn all at once on
+    the CPU from a generator seeded with ``seed`` (None: the global RNG), so the samples do not
+    depend on ``batch_size``. ``G`` may be any callable ``z -> images`` with ``latent_dim`` given."""
+    from tqdm.auto import tqdm
+
+    if z is None:
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"n={n!r}: ask for at least one sample")
+        dim = latent_dim if latent_dim is not None else G.latent_dim
+        z = torch.randn(n, dim, generator=torch.Generator().manual_seed(seed) if seed is not None else None)
+    device = _device_of(G)
+    with eval_mode(G):
+        for i in tqdm(range(0, len(z), batch_size), desc="sampling", unit="batch", disable=not progress):
+            yield G(z[i:i + batch_size].to(device)).float()
+
+
+def sample(G, n: int = 64, seed: Optional[int] = 0, batch_size: int = 500, z=None, progress: bool = False
+           ) -> torch.Tensor:
+    """``n`` samples ``(n, C, H, W)`` of ``G`` in eval mode, float32 on the CPU (see
+    :func:`sample_batches`): grids, evaluation, the CLI's ``sample`` all draw through here."""
+    return torch.cat([x.cpu() for x in sample_batches(G, n, seed, batch_size, z=z, progress=progress)])
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
@@ -240,13 +293,10 @@ def layer_table(model: nn.Module, input_shape) -> list[tuple[str, tuple, int]]:
                 rows.append((f"{name} {type(mod).__name__}", tuple(out.shape[1:]),
                              sum(p.numel() for p in mod.parameters())))
             hooks.append(m.register_forward_hook(hook))
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), eval_mode(model):
             model(torch.zeros(2, *input_shape))
     finally:
         for h in hooks:
             h.remove()
-        model.train(was_training)
     return rows

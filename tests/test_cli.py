@@ -3,9 +3,9 @@ import json
 import subprocess
 import sys
 
-import pytest
 import torch
 
+from gan_utils.checkpoint import load_checkpoint
 from gan_utils.cli import main
 
 
@@ -56,3 +56,46 @@ def test_user_errors_exit_2_with_one_message(tmp_path, capsys):
 def test_python_dash_m_entry_point():
     r = subprocess.run([sys.executable, "-m", "gan_utils", "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "train" in r.stdout and "sample" in r.stdout
+
+
+TINY = {"model": "dcgan", "loss": "bce-ns", "dataset": "synthetic", "image_size": 32, "width": 8,
+        "batch_size": 16, "steps": 6, "eval_every": 2, "n_eval": 64, "n_ref": 128, "log_every": 1,
+        "sample_every": 0, "ckpt_every": 0, "features": "pixels", "seed": 3}
+
+
+def _evals(out):
+    return json.loads((out / "eval.json").read_text())["evals"]
+
+
+def test_cli_run_and_train_eval_every(tmp_path, capsys):
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    assert main(["run", "--config", str(cfg), "--out", str(tmp_path / "r"), "--steps", "4"]) == 0
+    assert [e["step"] for e in _evals(tmp_path / "r")] == [2, 4]
+    assert "FD-pixels" in capsys.readouterr().out
+    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "t"), "--eval-every", "3"]) == 0
+    assert [e["step"] for e in _evals(tmp_path / "t")] == [3, 6]
+    assert (tmp_path / "t" / "best.pt").exists()
+
+
+def test_cli_run_with_a_shipped_config_on_synthetic_data_in_smoke_mode(tmp_path):
+    # the CIFAR-10 path (3-channel 32x32 models, wgan-gp) where CIFAR-10 cannot be downloaded
+    out = tmp_path / "w"
+    assert main(["run", "--config", "wgan_gp_cifar10", "--dataset", "synthetic",   # -> pixel features
+                 "--smoke", "--out", str(out), "--steps", "4", "--eval-every", "2"]) == 0
+    ck = load_checkpoint(out / "best.pt")
+    assert ck["model_config"]["G"]["channels"] == 3 and "D" not in ck and "opt_D" not in ck  # what sampling needs
+    assert load_checkpoint(out / "checkpoint_latest.pt")["model_config"]["D"]["norm"] == "layer"
+    assert [e["step"] for e in _evals(out)] == [2, 4]
+
+
+def test_cifar10_offline_and_inception_offline_are_clear_errors(tmp_path, capsys):
+    # guards against: a traceback (or a silent switch to another metric) where the fix is a download
+    from gan_utils.metrics.features import inception_weights_path
+
+    assert main(["run", "--config", "dcgan_cifar10", "--out", str(tmp_path / "c"), "--smoke"]) == 2
+    assert "cifar10" in capsys.readouterr().err
+    if inception_weights_path() is None:
+        assert main(["run", "--config", "dcgan_cifar10", "--dataset", "synthetic", "--features", "inception",
+                     "--smoke", "--out", str(tmp_path / "i")]) == 2
+        assert "Inception" in capsys.readouterr().err

@@ -1,5 +1,4 @@
 """Data layer: the offline Fashion-MNIST, ranges, errors, the in-memory loader."""
-import time
 from pathlib import Path
 
 import pytest

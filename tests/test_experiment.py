@@ -1,4 +1,4 @@
-"""The experiment driver of notebook 08 (gan_utils.experiment) and the run configs in configs/.
+"""The experiment driver of notebook 08 (gan_utils.experiment).
 
 Tiny synthetic runs (a few steps of width-8 models, a cheap pixel-statistics extractor) that are
 interrupted and resumed: eval.json must stay consistent, best.pt must follow the best value, and
@@ -12,8 +12,7 @@ import torch
 
 from gan_utils import experiment
 from gan_utils.checkpoint import load_checkpoint, load_generator
-from gan_utils.cli import build_run, main
-from gan_utils.models import has_batchnorm
+from gan_utils.config import build_run
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"model": "dcgan", "loss": "bce-ns", "dataset": "synthetic", "image_size": 32, "width": 8,
@@ -135,75 +134,3 @@ def test_pending_evals_and_fid_at_time():
     assert experiment.fid_at_time(evals, 5.0) != experiment.fid_at_time(evals, 5.0)  # nan outside
 
 
-# ---------------------------------------------------------------- the configs
-CONFIGS = sorted((ROOT / "configs").glob("*.json"))
-
-
-def test_the_four_run_configs_exist():
-    names = {p.stem for p in CONFIGS}
-    assert {"dcgan_cifar10", "wgan_gp_cifar10", "dcgan_fmnist", "wgan_gp_fmnist"} <= names
-
-
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
-def test_config_parses_and_builds_the_right_models(path):
-    opts = experiment.load_config(path)   # unknown keys (typos) raise
-    assert opts["image_size"] == 32 and opts["eval_every"] > 0 and opts["steps"] % opts["eval_every"] == 0
-    channels = 3 if opts["dataset"] == "cifar10" else 1
-    G, D, loader, cfg = build_run({**opts, "dataset": "synthetic", "channels": channels, "device": "cpu"})
-    x = G(torch.randn(2, cfg.latent_dim))
-    assert x.shape == (2, channels, 32, 32) and D(x).shape == (2,)
-    assert cfg.steps == opts["steps"] and cfg.loss == opts["loss"]
-    if opts["loss"] == "wgan-gp":
-        # guards against: a BatchNorm critic, which makes the per-sample gradient penalty wrong
-        assert not has_batchnorm(D)
-        assert cfg.n_critic == 5 and cfg.lr_g == cfg.lr_d == 1e-4 and cfg.betas_d == (0.0, 0.9)
-    else:
-        assert has_batchnorm(D) and cfg.betas_g == (0.5, 0.999)
-    if opts["dataset"] == "cifar10":
-        assert opts["features"] == "inception" and opts["n_eval"] == 10_000 and opts["width"] >= 128
-        assert 50_000 <= opts["steps"] <= 100_000
-
-
-def test_unknown_config_key_is_an_error():
-    with pytest.raises(ValueError, match="Unknown config keys"):
-        experiment.load_config({**TINY, "lr": 1e-3})
-
-
-def test_notebook_08_reads_the_same_config_files():
-    src = (ROOT / "notebooks" / "08_full_training.ipynb").read_text()
-    for name in ("dcgan_cifar10", "wgan_gp_cifar10", "dcgan_fmnist", "wgan_gp_fmnist"):
-        assert name in src
-
-
-# ---------------------------------------------------------------- the CLI
-def test_cli_run_and_train_eval_every(tmp_path, capsys):
-    cfg = tmp_path / "tiny.json"
-    cfg.write_text(json.dumps(TINY))
-    assert main(["run", "--config", str(cfg), "--out", str(tmp_path / "r"), "--steps", "4"]) == 0
-    assert [e["step"] for e in _evals(tmp_path / "r")] == [2, 4]
-    assert "FD-pixels" in capsys.readouterr().out
-    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "t"), "--eval-every", "3"]) == 0
-    assert [e["step"] for e in _evals(tmp_path / "t")] == [3, 6]
-    assert (tmp_path / "t" / "best.pt").exists()
-
-
-def test_cli_run_with_a_shipped_config_on_synthetic_data_in_smoke_mode(tmp_path):
-    # the CIFAR-10 path (3-channel 32x32 models, wgan-gp) where CIFAR-10 cannot be downloaded
-    out = tmp_path / "w"
-    assert main(["run", "--config", "wgan_gp_cifar10", "--dataset", "synthetic",   # -> pixel features
-                 "--smoke", "--out", str(out), "--steps", "4", "--eval-every", "2"]) == 0
-    ck = load_checkpoint(out / "best.pt")
-    assert ck["model_config"]["G"]["channels"] == 3 and ck["model_config"]["D"]["norm"] == "layer"
-    assert [e["step"] for e in _evals(out)] == [2, 4]
-
-
-def test_cifar10_offline_and_inception_offline_are_clear_errors(tmp_path, capsys):
-    # guards against: a traceback (or a silent switch to another metric) where the fix is a download
-    from gan_utils.metrics.features import inception_weights_path
-
-    assert main(["run", "--config", "dcgan_cifar10", "--out", str(tmp_path / "c"), "--smoke"]) == 2
-    assert "cifar10" in capsys.readouterr().err
-    if inception_weights_path() is None:
-        assert main(["run", "--config", "dcgan_cifar10", "--dataset", "synthetic", "--features", "inception",
-                     "--smoke", "--out", str(tmp_path / "i")]) == 2
-        assert "Inception" in capsys.readouterr().err

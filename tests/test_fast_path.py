@@ -63,13 +63,13 @@ def _assert_same_model(plain, fast, loss_tol=LOSS_TOL, rel=False):
     assert sf.dtype == torch.float32 and sf.is_contiguous()
 
 
-CUDA_LIKE = F.FastPlan(enabled=True, channels_last=True, autocast_dtype="bfloat16", compile="aot_eager")
+CUDA_LIKE = F.FastPlan(channels_last=True, autocast_dtype="bfloat16", compile="aot_eager")
 
 
 def test_cpu_auto_fast_path_trains_the_same_model():
     """Auto on the CPU = channels_last for nets of >= 16 channels; same losses and samples as plain."""
     plain, fast = _run(fast=False), _run()
-    assert fast.fast["channels_last"] and not plain.fast["enabled"]
+    assert fast.fast["channels_last"] and plain.fast == F.PLAIN.as_dict()
     _assert_same_model(plain, fast)
     # a layout change: the first step differs by fp32 round-off only
     assert abs(plain.history["loss_D"][0] - fast.history["loss_D"][0]) < 1e-5
@@ -87,20 +87,31 @@ def test_cuda_items_bf16_and_compile_train_the_same_model():
 
 def test_wgan_gp_with_bf16_is_never_compiled_and_agrees():
     """The penalty's double backward stays eager (AOTAutograd refuses it; compile had silent bugs)."""
-    assert F.compile_models(None, None, None, TrainConfig.preset("wgan-gp"), CUDA_LIKE, torch.device("cpu"))
+    assert F.compile_models(None, None, None, TrainConfig.preset("wgan-gp"), CUDA_LIKE, torch.device("cpu"))[0]
     plain = _run(fast=False, loss="wgan-gp", steps=6)
-    fast = _run(F.FastPlan(enabled=True, channels_last=True, autocast_dtype="bfloat16"), loss="wgan-gp",
+    fast = _run(F.FastPlan(channels_last=True, autocast_dtype="bfloat16"), loss="wgan-gp",
                 steps=6)
     _assert_same_model(plain, fast, loss_tol=0.02, rel=True)
 
 
-def test_auto_plan_per_device_and_loss():
-    """What auto turns on: CUDA gets everything (compile not for wgan-gp / spectral norm), the CPU
-    only channels_last and only where it is faster (>= 16 channels)."""
+@pytest.fixture
+def gpu(monkeypatch):
+    """Pretend to be on a CUDA GPU of compute capability ``major`` (8 = Ampere, native bf16; 7 = a T4)."""
+    def set_major(major):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (major, 0))
+        return torch.device("cuda")
+    return set_major
+
+
+def test_auto_plan_per_device_and_loss(gpu):
+    """What auto turns on: an Ampere+ GPU gets everything (compile not for wgan-gp / spectral norm),
+    the CPU only channels_last and only where it is faster (>= 16 channels)."""
     G, D = DCGANGenerator(16, 1, 32, 16), DCGANDiscriminator(1, 32, 16)
-    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    cuda, cpu = gpu(8), torch.device("cpu")
     p = F.resolve_plan(TrainConfig(steps=F.COMPILE_MIN_STEPS), cuda, G, D)
     assert p.channels_last and p.compile is True and p.device_data and p.cudnn_benchmark
+    assert p.autocast_dtype == "bfloat16" and not p.grad_scaler
     assert F.resolve_plan(TrainConfig(steps=3000), cuda, G, D).compile is False  # compile would not pay
     assert F.resolve_plan(TrainConfig(steps=3000, compile=True), cuda, G, D).compile is True
     assert F.resolve_plan(TrainConfig.preset("wgan-gp", compile=True), cuda, G,
@@ -108,7 +119,7 @@ def test_auto_plan_per_device_and_loss():
     assert F.resolve_plan(TrainConfig(compile=True), cuda, G, DCGANDiscriminator(1, 32, 16, norm="spectral")).compile is False
     assert F.resolve_plan(TrainConfig(compile=False), cuda, G, D).compile is False
     p = F.resolve_plan(TrainConfig(), cpu, G, D)
-    assert p.channels_last and p.compile is False and p.dtype is None and not p.device_data
+    assert p.channels_last and p.compile is False and p.dtype is None and not p.device_data and not p.grad_scaler
     narrow = F.resolve_plan(TrainConfig(), cpu, DCGANGenerator(16, 1, 32, 8), DCGANDiscriminator(1, 32, 8))
     assert not narrow.channels_last
     assert F.resolve_plan(TrainConfig(fast=False), cuda, G, D) == F.PLAIN
@@ -117,6 +128,29 @@ def test_auto_plan_per_device_and_loss():
     assert not (mps.channels_last or mps.dtype or mps.compile)  # nothing measured on Apple GPUs
     toy = F.resolve_plan(TrainConfig(), cuda, MLPGenerator(8, (2,)), MLPDiscriminator((2,)))
     assert toy.dtype is None and not toy.channels_last  # toys keep float32 precision
+
+
+def test_a_gpu_without_native_bf16_gets_fp16_with_a_grad_scaler_and_no_compile(gpu):
+    """Guards against a T4 (sm_75) training in plain fp32 (its slowest path) or in emulated bf16,
+    and against compiling there (it would not pay back); precision='fp32' forces float32."""
+    G, D = DCGANGenerator(16, 1, 32, 16), DCGANDiscriminator(1, 32, 16)
+    t4 = gpu(7)
+    p = F.resolve_plan(TrainConfig(steps=10 * F.COMPILE_MIN_STEPS), t4, G, D)
+    assert p.autocast_dtype == "float16" and p.grad_scaler and p.channels_last
+    assert p.compile is False and not F.auto_compile(t4, 10 * F.COMPILE_MIN_STEPS)
+    assert F.resolve_plan(TrainConfig(compile=True), t4, G, D).compile is False      # never, even when asked
+    fp32 = F.resolve_plan(TrainConfig(precision="fp32"), t4, G, D)
+    assert fp32.autocast_dtype is None and not fp32.grad_scaler
+    assert F.resolve_plan(TrainConfig(precision="fp32"), gpu(9), G, D).autocast_dtype is None
+
+
+def test_compile_is_decided_from_the_remaining_steps_not_the_chunk(gpu):
+    """Guards against a chunked run (notebook 08) deciding per chunk: a 5000-step chunk of a
+    60 000-step run must compile, the last 5000 steps of a run must not."""
+    G, D = DCGANGenerator(16, 1, 32, 16), DCGANDiscriminator(1, 32, 16)
+    cuda = gpu(8)
+    assert F.resolve_plan(TrainConfig(steps=5000), cuda, G, D, remaining_steps=60_000).compile is True
+    assert F.resolve_plan(TrainConfig(steps=60_000), cuda, G, D, remaining_steps=5000).compile is False
 
 
 def test_fast_off_and_nothing_to_do_are_the_plain_loop():
@@ -129,8 +163,8 @@ def test_fast_off_and_nothing_to_do_are_the_plain_loop():
 def test_compile_warmup_leaves_no_trace_and_failure_falls_back(monkeypatch):
     """Compiling runs a throw-away step: weights, BatchNorm statistics and RNG must be restored,
     so compiled (aot_eager) == eager bit for bit; a compiler that fails falls back to eager."""
-    eager = _run(F.FastPlan(enabled=True, channels_last=True), steps=6)
-    compiled = _run(F.FastPlan(enabled=True, channels_last=True, compile="aot_eager"), steps=6)
+    eager = _run(F.FastPlan(channels_last=True), steps=6)
+    compiled = _run(F.FastPlan(channels_last=True, compile="aot_eager"), steps=6)
     assert compiled.fast["compiled"] is True
     assert eager.history["loss_D"] == compiled.history["loss_D"]
     assert all(torch.equal(x, y) for x, y in zip(eager.G.state_dict().values(), compiled.G.state_dict().values()))
@@ -140,7 +174,7 @@ def test_compile_warmup_leaves_no_trace_and_failure_falls_back(monkeypatch):
 
     monkeypatch.setattr(torch, "compile", broken_compile)
     with pytest.warns(RuntimeWarning, match="eager"):
-        fallback = _run(F.FastPlan(enabled=True, channels_last=True, compile=True), steps=6)
+        fallback = _run(F.FastPlan(channels_last=True, compile=True), steps=6)
     assert fallback.fast["compiled"] is False and "no compiler here" in fallback.fast["compile_error"]
     assert eager.history["loss_D"] == fallback.history["loss_D"]
 
@@ -222,7 +256,7 @@ def test_a_later_compile_error_runs_that_call_eagerly():
     from torch._dynamo.exc import TorchDynamoException  # base of dynamo/inductor compile errors
 
     D = DCGANDiscriminator(1, 32, 16)
-    fm = F.FastModule(D, F.FastPlan(enabled=True, channels_last=True), "cpu")
+    fm = F.FastModule(D, F.FastPlan(channels_last=True), "cpu")
 
     def failing(x):
         raise TorchDynamoException("backend compiler failed: boom")
@@ -233,3 +267,48 @@ def test_a_later_compile_error_runs_that_call_eagerly():
         warnings.simplefilter("always")
         out = fm(x)
     assert out.shape == (4,) and not fm.compiled and any("eager" in str(m.message) for m in w)
+
+
+def test_fp16_with_grad_scaler_trains_the_same_model(monkeypatch):
+    """The T4 path, forced on the CPU: fp16 autocast + one GradScaler per optimiser (the gradient
+    penalty unscales its inner gradient) agrees with fp32 for DCGAN and WGAN-GP, and skips no
+    step (guards against torch's default initial scale, 2**16, which overflowed the first steps)."""
+    fp16 = F.FastPlan(channels_last=True, autocast_dtype="float16", grad_scaler=True)
+    scales, update = [], torch.amp.GradScaler.update
+
+    def recording_update(self, *a, **k):
+        update(self, *a, **k)
+        scales.append(self.get_scale())
+
+    monkeypatch.setattr(torch.amp.GradScaler, "update", recording_update)
+    plain, fast = _run(fast=False, steps=8), _run(fp16, steps=8)
+    assert fast.fast["grad_scaler"] and fast.fast["autocast_dtype"] == "float16"
+    _assert_same_model(plain, fast)
+    plain, fast = _run(fast=False, loss="wgan-gp", steps=4), _run(fp16, loss="wgan-gp", steps=4)
+    _assert_same_model(plain, fast, loss_tol=0.02, rel=True)
+    assert all(np.isfinite(fast.history["gp"]))
+    assert scales and min(scales) >= F.GRAD_SCALER_INIT, "an fp16 step overflowed and was skipped"
+
+
+def _train_saved(tmp, fast, steps, resume=False):
+    seed_everything(0)
+    G, D = DCGANGenerator(16, 1, 32, 16), DCGANDiscriminator(1, 32, 16)
+    loader = InMemoryLoader(synthetic_images(96, 1, 32, seed=1), 16, seed=3)
+    cfg = TrainConfig(latent_dim=16, steps=steps, batch_size=16, log_every=2, sample_every=0, n_samples=4, fast=fast)
+    return train(G, D, loader, cfg, out_dir=tmp, resume=resume, progress=False)
+
+
+@pytest.mark.parametrize("first,then", [(None, False), (False, None)])
+def test_checkpoints_are_layout_neutral_and_resume_under_another_plan(tmp_path, first, then):
+    """Guards against checkpoints saved in channels_last (Adam moments included): resuming with
+    another plan made fused Adam raise "params, grads, exp_avgs ... must have same layout"."""
+    r = _train_saved(tmp_path, first, 4)
+    assert r.fast["channels_last"] == (first is None)
+    ck = load_checkpoint(tmp_path)
+    tensors = [*ck["G"].values(), *ck["D"].values(), *ck["G_ema"].values(),
+               *[v for o in ("opt_G", "opt_D") for st in ck[o]["state"].values() for v in st.values()
+                 if torch.is_tensor(v)]]
+    assert tensors and all(t.is_contiguous() for t in tensors), "a checkpoint tensor was saved channels_last"
+    resumed = _train_saved(tmp_path, then, 8, resume=True)
+    assert resumed.history["step"] == list(range(1, 9)) and np.all(np.isfinite(resumed.history["loss_D"]))
+    assert all(p.is_contiguous() for p in resumed.G.parameters())

@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from gan_utils.config import config_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -76,5 +78,5 @@ def test_every_recorded_run_names_its_hardware_protocol_and_config():
     for path in sorted((ROOT / "configs" / "results").glob("*.eval.json")):
         log = json.loads(path.read_text())
         assert log["recorded"]["hardware"] and log["protocol"] and log["evals"], path.name
-        assert (ROOT / "configs" / f"{log['name']}.json").exists(), f"{path.name}: no config {log['name']}.json"
+        assert (config_dir() / f"{log['name']}.json").exists(), f"{path.name}: no shipped config {log['name']}.json"
         assert all(e["protocol"] == log["protocol"] for e in log["evals"]), f"{path.name}: mixed protocols"

@@ -1,5 +1,4 @@
 """The training loop: each test names the GAN bug it guards against."""
-import copy
 
 import pytest
 import torch

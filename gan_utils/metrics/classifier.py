@@ -44,6 +44,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data import load_dataset, to_float
+from ..models import eval_mode
+from ..runtime import atomic_write, cache_dir
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 #: dataset -> file name of its classifier weights (shipped in gan_utils/weights or in the cache)
@@ -59,9 +61,7 @@ def _canonical(dataset: str) -> str:
 def user_weights_dir() -> Path:
     """Where :func:`train_classifier` puts weights it trains for you (e.g. MNIST on Colab):
     ``$GAN_COURSE_CACHE/weights`` or ``~/.cache/gan_course/weights``."""
-    env = os.environ.get("GAN_COURSE_CACHE")
-    base = Path(env) if env else Path.home() / ".cache" / "gan_course"
-    return base / "weights"
+    return cache_dir("weights")
 
 
 def to_28(x: torch.Tensor) -> torch.Tensor:
@@ -112,15 +112,10 @@ class SmallClassifier(nn.Module):
 # ---------------------------------------------------------------- save / load
 def save_classifier(model: SmallClassifier, path, meta: dict | None = None) -> Path:
     """Save as a plain dict (tensors, str, numbers) that ``torch.load(weights_only=True)`` reads."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     blob = {"format": FORMAT_VERSION, "kind": "SmallClassifier", "config": dict(model.config),
             "state_dict": state, "meta": dict(meta or {})}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(Path(path), lambda f: torch.save(blob, f))
 
 
 def load_classifier(path, map_location="cpu") -> SmallClassifier:
@@ -176,13 +171,12 @@ def evaluate(model: nn.Module, dataset=None, batch_size: int = 1000, device="cpu
     Fashion-MNIST test split)."""
     if dataset is None:
         dataset = load_dataset("fashion-mnist", train=False)
-    was_training = model.training
-    model.eval().to(device)
+    model.to(device)
     correct = 0
-    for xb, yb in zip(dataset.images.split(batch_size), dataset.labels.split(batch_size)):
-        logits = model(to_float(xb.to(device)))
-        correct += (logits.argmax(1) == yb.to(device)).sum().item()
-    model.train(was_training)
+    with eval_mode(model):
+        for xb, yb in zip(dataset.images.split(batch_size), dataset.labels.split(batch_size)):
+            logits = model(to_float(xb.to(device)))
+            correct += (logits.argmax(1) == yb.to(device)).sum().item()
     return correct / len(dataset)
 
 

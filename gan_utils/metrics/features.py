@@ -32,14 +32,15 @@ from pathlib import Path
 
 import torch
 
-from ..data import downloads_allowed
+from ..data import downloads_allowed, to_float
+from ..runtime import UserError
 
 INCEPTION_ENV = "GAN_COURSE_INCEPTION_WEIGHTS"
 #: pytorch-fid's weights file (its name carries the first 8 hex digits of its SHA-256)
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 
 
-class InceptionUnavailableError(RuntimeError):
+class InceptionUnavailableError(UserError, RuntimeError):
     """The Inception weights cannot be had (offline, no local file); the message says what to do."""
 
 
@@ -66,7 +67,7 @@ class FeatureExtractor:
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         """Check and move a batch: float in [-1, 1] (uint8 is converted), ``(B, C, H, W)``."""
         if x.dtype == torch.uint8:
-            x = x.float().div_(127.5).sub_(1.0)
+            x = to_float(x)
         if x.dim() != 4:
             raise ValueError(f"{self.name} features take images shaped (B, C, H, W), got {tuple(x.shape)}")
         return x.to(self.device, torch.float32)

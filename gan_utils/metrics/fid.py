@@ -28,14 +28,13 @@ at small n (``n < extractor.min_samples`` warns). Real statistics are cached in 
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..runtime import atomic_write, cache_dir
 from .features import FeatureExtractor, get_extractor
 
 DEFAULT_N = 10_000
@@ -161,12 +160,6 @@ class FIDResult:
                 f"vs {self.reference}, {self.n_real})")
 
 
-def cache_dir() -> Path:
-    """``$GAN_COURSE_CACHE/stats`` or ``~/.cache/gan_course/stats``."""
-    env = os.environ.get("GAN_COURSE_CACHE")
-    return (Path(env) if env else Path.home() / ".cache" / "gan_course") / "stats"
-
-
 _MEMORY_CACHE: dict = {}
 
 
@@ -175,15 +168,10 @@ def clear_memory_cache() -> None:
     _MEMORY_CACHE.clear()
 
 
-def _batches_of(images: torch.Tensor, batch_size: int):
-    for chunk in images.split(batch_size):
-        yield chunk
-
-
 def statistics_of(images, extractor: FeatureExtractor) -> tuple[np.ndarray, np.ndarray, int]:
     """Feature mean and covariance of ``images`` (uint8 or float in [-1, 1], ``(N, C, H, W)``)."""
     rs = RunningStats()
-    for chunk in _batches_of(images, extractor.batch_size):
+    for chunk in images.split(extractor.batch_size):
         rs.update(extractor(chunk))
     mu, sigma = rs.mean_cov()
     return mu, sigma, rs.n
@@ -205,7 +193,7 @@ def real_statistics(extractor: FeatureExtractor, dataset: str = "fashion-mnist",
         return _MEMORY_CACHE[key]
     size_tag = f"{image_size}px" if image_size else "native"
     n_tag = f"n{n_real}-seed{seed}" if n_real else "all"
-    path = cache_dir() / f"{extractor.cache_id}__{dataset}_{split}_{size_tag}_{n_tag}.npz"
+    path = cache_dir("stats") / f"{extractor.cache_id}__{dataset}_{split}_{size_tag}_{n_tag}.npz"
     if use_cache and path.is_file():
         with np.load(path) as f:
             out = (f["mu"], f["sigma"], int(f["n"]))
@@ -220,46 +208,24 @@ def real_statistics(extractor: FeatureExtractor, dataset: str = "fashion-mnist",
     if use_cache:
         _MEMORY_CACHE[key] = out
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
-            np.savez(tmp, mu=out[0], sigma=out[1], n=out[2])
-            os.replace(tmp, path)
+            atomic_write(path, lambda f: np.savez(f, mu=out[0], sigma=out[1], n=out[2]))
         except OSError as e:  # a read-only home is not a reason to fail
             warnings.warn(f"could not write the statistics cache {path}: {e}", stacklevel=2)
     return out
 
 
-def _generator_device(g):
-    if isinstance(g, torch.nn.Module):
-        p = next(iter(g.parameters()), None)
-        if p is not None:
-            return p.device
-    return torch.device("cpu")
-
-
-@torch.no_grad()
 def _generated_statistics(generator, latent_dim: int, n: int, extractor: FeatureExtractor, batch_size: int,
                           seed: int):
-    """Sample n images from z ~ N(0, I) (seeded, drawn on the CPU) and accumulate their features."""
-    dev = _generator_device(generator)
-    was_training = generator.training if isinstance(generator, torch.nn.Module) else None
-    if was_training:
-        generator.eval()  # BatchNorm running statistics, and no update of them while sampling
-    try:
-        # all n codes drawn at once, so the samples (and the number) do not depend on batch_size
-        z_all = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
-        rs = RunningStats()
-        shape = None
-        for start in range(0, n, batch_size):
-            z = z_all[start:start + batch_size].to(dev)
-            x = generator(z)
-            shape = tuple(x.shape[1:])
-            rs.update(extractor(x))
-        mu, sigma = rs.mean_cov()
-        return mu, sigma, rs.n, shape
-    finally:
-        if was_training:
-            generator.train()
+    """Sample n images from z ~ N(0, I) (seeded, drawn on the CPU, the generator in eval mode) and
+    accumulate their features batch by batch (n = 50 000 never sits in memory at once)."""
+    from ..models import sample_batches
+
+    rs, shape = RunningStats(), None
+    for x in sample_batches(generator, n, seed=seed, batch_size=batch_size, latent_dim=latent_dim):
+        shape = tuple(x.shape[1:])
+        rs.update(extractor(x))
+    mu, sigma = rs.mean_cov()
+    return mu, sigma, rs.n, shape
 
 
 def fid(source, dataset: str = "fashion-mnist", *, split: str = "train", n: int = DEFAULT_N,

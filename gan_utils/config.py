@@ -1,0 +1,279 @@
+"""Run options: the one home of every setting of a run and its default (notebook 08 and the CLI).
+
+A run is described by one flat dict of options, as in ``gan_utils/configs/*.json``::
+
+    {"model": "dcgan", "loss": "wgan-gp", "dataset": "cifar10", "width": 128, "steps": 100000, ...}
+
+Its keys are the fields of :class:`RunConfig` (what to train and how to evaluate it) and of
+:class:`gan_utils.train.TrainConfig` (how the loop trains: loss, steps, learning rates...).
+:func:`load_config` reads a file or a name and checks every key and type; :func:`resolve` merges a
+config with the smoke sizes, overrides and flags; :func:`build_run` turns the result into models, a
+loader and a ``TrainConfig``. The CLI's ``train`` and ``run`` and notebook 08 all go through here,
+so a typo such as ``"lr"`` or ``"steps": "2"`` is refused the same way everywhere.
+"""
+from __future__ import annotations
+
+import json
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Optional
+
+from .runtime import ConfigError
+from .train import TrainConfig
+
+__all__ = ["ConfigError", "RunConfig", "SMOKE_OVERRIDES", "build_run", "check_options", "effective_options",
+           "find_config", "load_config", "resolve"]
+
+
+#: the tiny sizes of a smoke run (CI, CPU): the same code path in a few seconds
+SMOKE_OVERRIDES = {"steps": 8, "width": 8, "batch_size": 32, "eval_every": 4, "n_eval": 256, "n_ref": 512,
+                   "ckpt_every": 0, "sample_every": 4, "log_every": 4}
+
+
+@dataclass
+class RunConfig:
+    """What to train and how to evaluate it; ``train`` holds how the loop trains."""
+
+    name: str = "run"                    # label in logs and tables (a config file's name by default)
+    notes: str = ""                      # free text: what the run is for, where its settings come from
+    model: str = "dcgan"                 # dcgan | mlp (gan_utils.models)
+    dataset: str = "fashion-mnist"       # fashion-mnist works offline; mnist, cifar10 download; synthetic: tests
+    image_size: int = 32                 # 32 pads Fashion-MNIST's 28 by 2 px (a power of two for DCGAN); 28, 64
+    channels: int = 3                    # synthetic data only: named datasets bring their own
+    width: int = 64                      # base channel width of G and D (the DCGAN paper's 64)
+    critic_norm: Optional[str] = None    # batch | layer | none | spectral; None = what the loss needs
+    device: Optional[str] = None         # None = the best available (cuda > mps > cpu)
+    eval_every: Optional[int] = None     # evaluate every N generator steps; None = at the end only
+    n_eval: int = 10_000                 # samples per evaluation: "FID-10k", the course's protocol
+    n_ref: Optional[int] = None          # reference images; None = the whole training set
+    features: Optional[str] = None       # inception | classifier | pixels; None = the dataset's default
+    eval_seed: int = 12345               # the evaluation's noise: the same samples at every evaluation
+    train: TrainConfig = field(default_factory=TrainConfig)  # the loop's settings (loss preset + overrides)
+
+    def __post_init__(self):
+        if self.model not in ("dcgan", "mlp"):
+            raise ConfigError(f"model={self.model!r}: use 'dcgan' or 'mlp'")
+        if self.critic_norm not in (None, "batch", "layer", "none", "spectral"):
+            raise ConfigError(f"critic_norm={self.critic_norm!r}: use batch, layer, none or spectral")
+        if self.features not in (None, "inception", "classifier", "pixels", "auto"):
+            raise ConfigError(f"features={self.features!r}: use inception, classifier, pixels or auto")
+        for name in ("image_size", "channels", "width", "n_eval"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")
+        for name in ("eval_every", "n_ref"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be at least 1 (or null)")
+        if self.image_size not in (28, 32, 64):
+            raise ConfigError(f"image_size={self.image_size}: the course's models take 28, 32 or 64")
+
+    @property
+    def norm(self) -> str:
+        """The critic's normalisation: ``critic_norm``, else the one its loss needs."""
+        from .models import default_critic_norm
+
+        return self.critic_norm or default_critic_norm(self.train.loss)
+
+    @property
+    def feature_kind(self) -> str:
+        return self.features or default_features(self.dataset)
+
+    @classmethod
+    def from_options(cls, opts: dict) -> "RunConfig":
+        """A RunConfig from a flat options dict (checked first: unknown keys and wrong types raise
+        :class:`ConfigError`); the TrainConfig starts from the loss preset."""
+        opts = check_options(opts)
+        run = {k: v for k, v in opts.items() if k in RUN_FIELDS}
+        tr = {k: v for k, v in opts.items() if k in TRAIN_FIELDS and k != "loss" and v is not None}
+        try:
+            tcfg = TrainConfig.preset(opts.get("loss", "bce-ns"), **tr)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        return cls(**run, train=tcfg)
+
+    def options(self) -> dict:
+        """Every setting of the run as one flat dict (the effective values, defaults included)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "train"}
+        out.update({f.name: getattr(self.train, f.name) for f in fields(self.train)})
+        out["critic_norm"], out["features"] = self.norm, self.feature_kind
+        return out
+
+
+RUN_FIELDS = {f.name for f in fields(RunConfig)} - {"train"}
+TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
+
+
+def option_names() -> set:
+    return RUN_FIELDS | TRAIN_FIELDS
+
+
+def _type_hints() -> dict:
+    hints = {k: v for k, v in typing.get_type_hints(RunConfig).items() if k != "train"}
+    hints.update(typing.get_type_hints(TrainConfig))
+    return hints
+
+
+def _check_value(name: str, value, hint):
+    """``value`` converted to the field's type, or ConfigError. JSON has no tuples (betas come as
+    lists) and writes 1e-4 as a float and 100 as an int: both are fine for a float field."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _check_value(name, value, a)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{name}={value!r} has the wrong type")
+    if hint is typing.Any or hint is object:
+        return value
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name} must be true or false, got {value!r} (a string such as \"false\" is not false)")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{name} must be a string, got {value!r}")
+    if hint is tuple or origin is tuple:
+        if isinstance(value, (list, tuple)) and len(value) == 2 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            return tuple(float(v) for v in value)
+        raise ConfigError(f"{name} must be a pair of numbers such as [0.5, 0.999], got {value!r}")
+    return value
+
+
+def check_options(opts, source: str = "options") -> dict:
+    """``opts`` with every key known and every value of the right type (converted where JSON cannot
+    say it: lists to tuples, 2.0 to 2), or :class:`ConfigError` naming the key."""
+    if not isinstance(opts, dict):
+        raise ConfigError(f"{source} must be a JSON object of options ({{\"steps\": 1000, ...}}), "
+                          f"got a {type(opts).__name__}")
+    unknown = set(opts) - option_names()
+    if unknown:
+        import difflib
+
+        hints = [f"{k!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(k, option_names(), 1)) else repr(k)
+                 for k in sorted(unknown)]
+        raise ConfigError(f"{source}: unknown option(s) {', '.join(hints)}; known: {', '.join(sorted(option_names()))}")
+    hints = _type_hints()
+    return {k: _check_value(k, v, hints[k]) for k, v in opts.items()}
+
+
+# ---------------------------------------------------------------- config files
+def config_dir() -> Path:
+    """The configs shipped with the package (``gan_utils/configs/``): a pip install on Colab has them."""
+    return Path(__file__).resolve().parent / "configs"
+
+
+def available_configs() -> list:
+    return sorted(p.stem for p in config_dir().glob("*.json"))
+
+
+def find_config(name) -> Path:
+    """The path of a config: ``name`` itself if it is a file, else the shipped config of that name
+    (``"dcgan_cifar10"``, ``"dcgan_cifar10.json"`` or ``"configs/dcgan_cifar10.json"`` all work)."""
+    p = Path(name).expanduser()
+    if p.is_file():
+        return p
+    stem = p.name[:-5] if p.name.endswith(".json") else p.name
+    shipped = config_dir() / f"{stem}.json"
+    if shipped.is_file():
+        return shipped
+    raise ConfigError(f"no config {str(name)!r}: it is not a file, and the shipped configs are "
+                      f"{', '.join(available_configs()) or 'none'} (in {config_dir()})")
+
+
+def load_config(config) -> dict:
+    """A config as a checked dict: ``config`` itself (a dict, copied) or a JSON file (a path, or a
+    shipped config's name). Unknown keys and wrong types raise :class:`ConfigError`."""
+    if isinstance(config, dict):
+        return check_options(dict(config))
+    path = find_config(config)
+    try:
+        opts = json.loads(path.read_text())
+    except ValueError as e:
+        raise ConfigError(f"{path} is not valid JSON: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
+    opts = check_options(opts, source=str(path))
+    opts.setdefault("name", path.stem)
+    return opts
+
+
+def default_features(dataset: str) -> str:
+    """Inception (FID proper) for colour data, the offline classifier (FD-classifier) for
+    Fashion-MNIST/MNIST, cheap pixel statistics for the synthetic stand-in."""
+    return {"cifar10": "inception", "synthetic": "pixels"}.get(dataset, "classifier")
+
+
+def resolve(config, *, smoke: bool = False, overrides: Optional[dict] = None, **explicit) -> dict:
+    """The options of a run: the config (dict, file or name), then the smoke sizes (``smoke=True``),
+    then ``overrides``, then the explicit arguments that are not ``None``; checked. A changed
+    ``dataset`` without ``features`` gets that dataset's default features."""
+    opts = load_config(config)
+    if smoke:
+        opts.update(SMOKE_OVERRIDES)
+    changes = {**(overrides or {}), **{k: v for k, v in explicit.items() if v is not None}}
+    if "dataset" in changes and "features" not in changes:
+        opts.pop("features", None)      # another dataset: its own default features, unless given
+    opts.update(changes)
+    opts = check_options(opts)
+    opts.setdefault("dataset", RunConfig.dataset)
+    opts.setdefault("features", default_features(opts["dataset"]))
+    RunConfig.from_options(opts)        # values too (a loss that does not exist, width 0, ...)
+    return opts
+
+
+def effective_options(opts: dict) -> dict:
+    """Every setting a run will use: ``opts`` completed with the defaults, the loss preset and the
+    critic normalisation the loss needs (for tables such as notebook 08's); settings the loss does
+    not use (the penalty weight without a penalty, the clip value without clipping) are ``None``."""
+    out = RunConfig.from_options(opts).options()
+    loss = out["loss"]
+    if loss != "wgan-gp":
+        out["gp_weight"] = None
+    if loss != "wgan-clip":
+        out["clip_value"] = None
+    return out
+
+
+# ---------------------------------------------------------------- building a run
+def build_run(opts):
+    """``(G, D, loader, TrainConfig)`` for a run described by ``opts`` (a dict of options or a
+    :class:`RunConfig`): the dataset loaded, the models built for its shape, all on the device."""
+    from .data import InMemoryLoader, load_dataset, synthetic_images
+    from .models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+    from .runtime import get_device
+
+    rc = opts if isinstance(opts, RunConfig) else RunConfig.from_options(opts)
+    tcfg = rc.train
+    device = get_device(rc.device)
+    if rc.dataset == "synthetic":
+        ds = synthetic_images(2048, rc.channels, rc.image_size, seed=tcfg.seed)
+    else:
+        ds = load_dataset(rc.dataset, train=True, image_size=rc.image_size)
+    channels = ds.images.shape[1]
+    if rc.model == "dcgan":
+        G = DCGANGenerator(tcfg.latent_dim, channels, rc.image_size, rc.width)
+        D = DCGANDiscriminator(channels, rc.image_size, rc.width, norm=rc.norm)
+    else:
+        shape = tuple(ds.images.shape[1:])
+        G = MLPGenerator(tcfg.latent_dim, shape, hidden=rc.width * 8, depth=3, tanh_output=True)
+        D = MLPDiscriminator(shape, hidden=rc.width * 8, depth=3, spectral=rc.norm == "spectral")
+    loader = InMemoryLoader(ds, tcfg.batch_size, device=device, seed=tcfg.seed)
+    return G.to(device), D.to(device), loader, tcfg
