@@ -45,7 +45,7 @@ import torch.nn.functional as F
 
 from ..data import load_dataset, to_float
 from ..models import eval_mode
-from ..runtime import atomic_write, cache_dir
+from ..runtime import UserError, atomic_write, cache_dir
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 #: dataset -> file name of its classifier weights (shipped in gan_utils/weights or in the cache)
@@ -149,12 +149,21 @@ def file_digest(path) -> str:
     return h.hexdigest()[:12]
 
 
+class ClassifierUnavailableError(UserError, FileNotFoundError):
+    """No classifier weights for that dataset; the message says how to get them."""
+
+
 def pretrained_classifier(dataset: str = "fashion-mnist") -> SmallClassifier:
-    """Load the classifier for ``dataset``, or raise a ``FileNotFoundError`` saying how to train it."""
+    """Load the classifier for ``dataset``, or raise :class:`ClassifierUnavailableError` saying how
+    to train it (grey 28x28 datasets only: Fashion-MNIST is shipped, MNIST is trained once)."""
+    ds = _canonical(dataset)
+    if ds not in WEIGHT_FILES:
+        raise ClassifierUnavailableError(
+            f"There is no classifier for {dataset!r}: FD-classifier exists for the grey 28x28 datasets "
+            f"{', '.join(sorted(WEIGHT_FILES))}. For colour data (cifar10) use features='inception' (FID).")
     path = find_weights(dataset)
     if path is None:
-        ds = _canonical(dataset)
-        raise FileNotFoundError(
+        raise ClassifierUnavailableError(
             f"No classifier weights for {ds!r}. Train them once (a few minutes on a CPU, seconds on a GPU):\n"
             f"    from gan_utils.metrics.classifier import train_classifier\n"
             f"    train_classifier({ds!r})      # saves to {user_weights_dir() / WEIGHT_FILES.get(ds, ds + '_classifier.pt')}\n"

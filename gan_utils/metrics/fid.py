@@ -66,6 +66,25 @@ def _as_f64(a, name, ndim):
     return a
 
 
+#: how far from symmetric positive semi-definite a covariance may be (relative to its largest
+#: eigenvalue) before it is refused: rounding in np.cov and float32 features stays far below it
+PSD_TOLERANCE = 1e-6
+
+
+def check_covariance(sigma: np.ndarray, name: str) -> None:
+    """Refuse a matrix that is not a covariance (symmetric PSD within :data:`PSD_TOLERANCE`): the
+    square root would silently clip its negative eigenvalues and return a number for nonsense."""
+    if not np.all(np.isfinite(sigma)):
+        raise ValueError(f"{name} has NaN or inf entries (features of a diverged generator?)")
+    scale = max(float(np.abs(sigma).max(initial=0.0)), np.finfo(np.float64).tiny)
+    if np.abs(sigma - sigma.T).max(initial=0.0) > PSD_TOLERANCE * scale:
+        raise ValueError(f"{name} is not symmetric: not a covariance matrix")
+    lowest = float(np.linalg.eigvalsh((sigma + sigma.T) / 2).min(initial=0.0))
+    if lowest < -PSD_TOLERANCE * scale:
+        raise ValueError(f"{name} has a negative eigenvalue ({lowest:.3g}): a covariance matrix is positive "
+                         "semi-definite (pass covariances, e.g. np.cov(features, rowvar=False), not arbitrary matrices)")
+
+
 def trace_sqrt_product(sigma1, sigma2) -> float:
     """Tr (Sigma1 Sigma2)^{1/2} for symmetric PSD matrices, real and >= 0 (see module docstring)."""
     s1 = _as_f64(sigma1, "sigma1", 2)
@@ -95,6 +114,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     d = mu1.shape[0]
     if mu2.shape != (d,) or s1.shape != (d, d) or s2.shape != (d, d):
         raise ValueError(f"shape mismatch: mu1 {mu1.shape}, sigma1 {s1.shape}, mu2 {mu2.shape}, sigma2 {s2.shape}")
+    check_covariance(s1, "sigma1")
+    check_covariance(s2, "sigma2")
     diff = mu1 - mu2
     return float(diff @ diff                                   # ||mu1 - mu2||^2
                  + np.trace(s1) + np.trace(s2)                 # + Tr(Sigma1) + Tr(Sigma2)
@@ -248,8 +269,13 @@ def fid(source, dataset: str = "fashion-mnist", *, split: str = "train", n: int 
     ``n`` or ``n_real`` is below ``extractor.min_samples`` (the estimate is then biased upwards:
     compare only numbers computed at the same n).
     """
-    from ..data import ImageDataset
+    from ..data import DATASETS, ImageDataset
 
+    if dataset not in DATASETS:
+        raise ValueError(f"fid(): unknown reference dataset {dataset!r}; use one of {', '.join(DATASETS)}")
+    if not isinstance(n, int) or n < 2 or (n_real is not None and (not isinstance(n_real, int) or n_real < 2)):
+        raise ValueError(f"fid(): n={n!r} and n_real={n_real!r} must be whole numbers >= 2 (a covariance needs two "
+                         "samples; thousands for a usable estimate)")
     extractor = get_extractor(features, dataset=dataset, device=device, weights=weights)
     if isinstance(source, ImageDataset):
         source = source.images
@@ -257,6 +283,9 @@ def fid(source, dataset: str = "fashion-mnist", *, split: str = "train", n: int 
         images = source[:n]
         if images.dim() != 4:
             raise ValueError(f"samples must be shaped (N, C, H, W), got {tuple(source.shape)}")
+        if len(images) < 2:
+            raise ValueError(f"fid() got {len(images)} image(s); a covariance needs at least two (thousands for a "
+                             "usable estimate)")
         if images.is_floating_point() and images.numel() and (images.min() < -1.01 or images.max() > 1.01):
             warnings.warn("generated images are outside [-1, 1]: fid() expects the tanh range "
                           "(a [0, 255] or [0, 1] mix-up is a classic bug)", stacklevel=2)
