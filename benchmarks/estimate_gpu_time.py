@@ -173,7 +173,7 @@ def table(est: dict) -> str:
         rows.append(f"| {gpu} | {cells[0]} | {cells[1]} |")
     a = est["assumptions"]
     rows.append("")
-    rows.append(f"Estimated, not measured: counted work per generator step ("
+    rows.append("Estimated, not measured: counted work per generator step ("
                 + ", ".join(f"{k} {runs[n]['gflop_per_step']:.0f} GFLOP / {runs[n]['aten_ops_per_step']:,} aten ops"
                             for k, n in RUNS["colab"].items())
                 + f"; Inception {est['inception_gflop_per_image']:.1f} GFLOP per evaluated image) at "

@@ -14,6 +14,7 @@ Each module's docstring names the notebook that teaches its idea. The library:
 - ``metrics``    ``modes`` (mode coverage, 02); ``features``, ``fid``, ``classifier``, ``prdc``,
   ``inception_weights`` (FID and friends, 06_evaluation)
 - ``experiment`` chunked training with FID evaluation, best generator, resume (08_full_training)
+- ``distributed`` the same runs under ``torchrun`` with DistributedDataParallel (docs/multi_gpu.md, from 08)
 - ``cli``        ``python -m gan_utils train|run|sample``: a leaf, nothing imports it
 - ``configs/``   the run configs (JSON), shipped with the package
 

@@ -9,6 +9,12 @@ resumes under any other plan and the other way round.
 :func:`training_state` and :func:`restore_training` are the two halves of resuming that
 :func:`gan_utils.train.train` calls; :func:`check_resumable` refuses a resume whose settings would
 change the run (the list of what may change is :data:`MAY_CHANGE_ON_RESUME`).
+
+Checkpoints hold the bare models' state_dicts: the wrappers that prefix the keys
+(DistributedDataParallel's ``module.``, ``torch.compile``'s ``_orig_mod.``, the fast path's
+FastModule) are taken off before saving (:func:`bare_module`), and a state_dict that still carries
+such a prefix (another program's DDP checkpoint) loads all the same (:func:`load_model_state`). So a
+checkpoint written under ``torchrun`` loads in one process and the other way round.
 """
 from __future__ import annotations
 
@@ -27,7 +33,44 @@ LATEST = "checkpoint_latest.pt"
 #: Every other field (loss, learning rates, betas, batch size, seed, EMA decay...) changes the run
 #: itself, and a resume with another value is refused instead of half-applied.
 MAY_CHANGE_ON_RESUME = ("steps", "log_every", "sample_every", "ckpt_every", "grad_norms", "fast", "compile",
-                        "precision")
+                        "precision", "sync_batchnorm")
+#: sync_batchnorm may change because the number of processes may (a one-process run resumed under torchrun
+#: with SyncBatchNorm keeps its BatchNorm statistics over the same global batch: gan_utils.distributed)
+
+#: prefixes that wrappers add to state_dict keys: DistributedDataParallel / DataParallel and the fast
+#: path's FastModule ("module."), torch.compile ("_orig_mod.")
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+
+
+def bare_module(model):
+    """``model`` without the wrappers that prefix its state_dict keys (DistributedDataParallel,
+    DataParallel, torch.compile's OptimizedModule, the fast path's FastModule); ``model`` itself when
+    it has none."""
+    from torch.nn.parallel import DataParallel, DistributedDataParallel
+
+    while True:
+        inner = getattr(model, "_orig_mod", None)           # torch.compile
+        if inner is None and (isinstance(model, (DistributedDataParallel, DataParallel))
+                              or type(model).__name__ == "FastModule"):
+            inner = model.module
+        if not isinstance(inner, torch.nn.Module):
+            return model
+        model = inner
+
+
+def load_model_state(model, state: dict) -> None:
+    """``model.load_state_dict(state)`` for a bare or wrapped ``model`` and a state_dict with or without
+    wrapper prefixes (``module.``, ``_orig_mod.``): a checkpoint of a DDP run loads in one process and
+    the other way round. A prefix is removed only when every key has it and the model's keys do not."""
+    model = bare_module(model)
+    mine = set(model.state_dict())
+    state = dict(state)
+    while state and not (set(state) & mine):
+        prefix = next((p for p in WRAPPER_PREFIXES if all(k.startswith(p) for k in state)), None)
+        if prefix is None:
+            break
+        state = {k[len(prefix):]: v for k, v in state.items()}
+    model.load_state_dict(state)
 
 
 class CheckpointError(UserError, ValueError):
@@ -95,7 +138,7 @@ def load_generator(path, ema: bool = True, device="cpu") -> torch.nn.Module:
     if state.get(key) is None:
         raise CheckpointError(f"{path} holds only the EMA generator (a best.pt keeps what sampling needs); "
                               "use ema=True (the CLI without --raw), or checkpoint_latest.pt for the raw G.")
-    G.load_state_dict(state[key])
+    load_model_state(G, state[key])
     return G.to(device).eval()
 
 
@@ -104,13 +147,15 @@ def training_state(*, step: int, cfg, G, D, ema, opt_g, opt_d, fixed_noise, hist
                    device=None) -> dict:
     """Everything :func:`gan_utils.train.train` needs to continue bit-exactly from ``step``."""
     device = torch.device(device) if device is not None else fixed_noise.device
+    G, D = bare_module(G), bare_module(D)                   # no "module." / "_orig_mod." prefixes
     return {
         "G": G.state_dict(), "D": D.state_dict(),
-        "G_ema": ema.model.state_dict() if ema is not None else None,
+        "G_ema": bare_module(ema.model).state_dict() if ema is not None else None,
         "ema_updates": ema.updates if ema is not None else 0,
         "opt_G": opt_g.state_dict(), "opt_D": opt_d.state_dict(),
         "config": asdict(cfg),
         "model_config": {"G": dict(getattr(G, "config", {})), "D": dict(getattr(D, "config", {}))},
+        "num_classes": getattr(G, "num_classes", None),     # class-conditional G (notebook 09); None: unconditional
         "data": data_identity(loader),
         "step": step, "fixed_noise": fixed_noise.cpu(), "history": history,
         "rng": {"torch": torch.get_rng_state(),
@@ -131,7 +176,7 @@ def check_resumable(ck: dict, G, D, cfg, loader, path) -> None:
     diffs = []
     for role, model in (("G", G), ("D", D)):
         saved = (ck.get("model_config") or {}).get(role, {})
-        now = dict(getattr(model, "config", {}))
+        now = dict(getattr(bare_module(model), "config", {}))
         for k in sorted(set(saved) | set(now)):
             if saved.get(k) != now.get(k):
                 diffs.append(f"{role}.{k}: checkpoint {saved.get(k)!r} vs now {now.get(k)!r}")
@@ -169,12 +214,12 @@ def restore_training(ck: dict, *, G, D, ema, opt_g, opt_d, loader=None, device=N
     """Load ``ck`` into the models, optimisers, EMA, RNGs and loader; returns
     ``{"step", "fixed_noise", "history"}``. Call :func:`check_resumable` first."""
     device = torch.device(device) if device is not None else next(G.parameters()).device
-    G.load_state_dict(ck["G"])
-    D.load_state_dict(ck["D"])
+    load_model_state(G, ck["G"])                             # with or without wrapper prefixes
+    load_model_state(D, ck["D"])
     opt_g.load_state_dict(ck["opt_G"])
     opt_d.load_state_dict(ck["opt_D"])
     if ema is not None and ck.get("G_ema") is not None:
-        ema.model.load_state_dict(ck["G_ema"])
+        load_model_state(ema.model, ck["G_ema"])
         ema.updates = ck.get("ema_updates", 0)
     torch.set_rng_state(ck["rng"]["torch"].cpu())
     if device.type == "cuda" and ck["rng"].get("cuda") is not None:

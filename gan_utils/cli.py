@@ -4,6 +4,12 @@
         --steps 5000 --out runs/dcgan [--resume | --overwrite] [--seed 0] [--config dcgan_fmnist]
     python -m gan_utils run --config dcgan_cifar10 --out runs/dcgan_cifar10 [--eval-every 5000]
     python -m gan_utils sample --checkpoint runs/dcgan/checkpoint_latest.pt --n 1000 --out samples.pt
+    python -m gan_utils train --dataset folder:my_images --image-size 64 --channels 3 --conditional --out runs/mine
+    python -m gan_utils sample --checkpoint runs/mine --class 2 --n 64 --out class2.pt
+    torchrun --standalone --nproc_per_node=4 -m gan_utils run --config wgan_gp_cifar10 --out runs/wgan_gp
+
+Under ``torchrun`` (one process per GPU, :mod:`gan_utils.distributed`) ``train`` and ``run`` train
+with DistributedDataParallel; ``batch_size`` stays the global batch, rank 0 alone writes and prints.
 
 ``run`` (or ``train ... --eval-every N``) is the driver of notebook 08
 (:func:`gan_utils.experiment.run_experiment`): it trains in chunks of N generator steps, measures
@@ -39,11 +45,25 @@ def _add_option_flags(p, config_required: bool) -> None:
     p.add_argument("--config", required=config_required,
                    help="JSON file or shipped config name (dcgan_fmnist, wgan_gp_cifar10, ...); flags override it")
     p.add_argument("--model", choices=["dcgan", "mlp"])
-    p.add_argument("--loss", choices=["bce-ns", "bce-saturating", "wgan-clip", "wgan-gp", "wgan-sn"])
-    p.add_argument("--dataset", help="fashion-mnist (offline), mnist, cifar10, or synthetic")
+    p.add_argument("--loss", choices=["bce-ns", "bce-saturating", "wgan-clip", "wgan-gp", "wgan-sn", "hinge", "lsgan",
+                                      "acgan"])
+    p.add_argument("--lr-g", dest="lr_g", type=float, help="generator learning rate (default: the loss's preset)")
+    p.add_argument("--lr-d", dest="lr_d", type=float,
+                   help="discriminator learning rate; TTUR as in Heusel et al. 2017, Table 1: "
+                        "--loss bce-ns --lr-d 1e-4 --lr-g 5e-4")
+    p.add_argument("--r1-gamma", dest="r1_gamma", type=float,
+                   help="R1 penalty gamma/2 E||grad D(x)||^2 on the reals, with any loss (0 = off)")
+    p.add_argument("--r1-every", dest="r1_every", type=int, help="lazy R1: every N-th D step, weighted N times")
+    p.add_argument("--augment", help="DiffAugment policy applied to real and fake before D, e.g. color,translation,cutout")
+    p.add_argument("--dataset", help="fashion-mnist (offline), mnist, cifar10, folder:PATH (your own PNG/JPEG images; "
+                                     "one sub-folder per class for --conditional), or synthetic")
     p.add_argument("--image-size", dest="image_size", type=int, choices=[28, 32, 64])
+    p.add_argument("--channels", type=int, choices=[1, 3], help="folder:PATH (and synthetic) data: 1 grey, 3 RGB (default 3)")
     p.add_argument("--width", type=int, help="base channel width of G and D (default 64)")
     p.add_argument("--critic-norm", dest="critic_norm", choices=["batch", "layer", "none", "spectral"])
+    p.add_argument("--conditional", nargs="?", const="projection", choices=["projection", "concat", "acgan"],
+                   help="class-conditional G and D on the data's labels (class sub-folders for folder:PATH): projection "
+                        "discriminator (the default), label concatenation, or AC-GAN (its own loss)")
     p.add_argument("--steps", type=int, help="generator steps")
     p.add_argument("--batch-size", dest="batch_size", type=int)
     p.add_argument("--ckpt-every", dest="ckpt_every", type=int,
@@ -58,10 +78,13 @@ def _add_option_flags(p, config_required: bool) -> None:
                    help="inception: FID (CIFAR-10 default); classifier: FD-classifier (Fashion-MNIST/MNIST "
                         "default); pixels: a cheap stand-in for the synthetic data")
     p.add_argument("--out", help="run folder (checkpoints, logs, sample grids)")
+    p.add_argument("--sync-batchnorm", dest="sync_batchnorm", action="store_true", default=None,
+                   help="under torchrun on GPUs: BatchNorm statistics over the global batch (SyncBatchNorm)")
 
 
 OPTION_FLAGS = ("model", "loss", "dataset", "image_size", "width", "critic_norm", "steps", "batch_size",
-                "ckpt_every", "sample_every", "seed", "device", "eval_every", "n_eval", "n_ref", "features")
+                "ckpt_every", "sample_every", "seed", "device", "eval_every", "n_eval", "n_ref", "features",
+                "lr_g", "lr_d", "r1_gamma", "r1_every", "augment", "sync_batchnorm", "channels", "conditional")
 
 
 def _options(args) -> dict:
@@ -69,17 +92,37 @@ def _options(args) -> dict:
 
 
 def _run_folder(args, opts: dict) -> Path:
+    from .distributed import on_main
     from .runtime import ensure_writable_dir
 
     name = opts["name"] if "name" in opts else "latest"          # load_config names a file run after it
-    return ensure_writable_dir(args.out or f"runs/{name}", "--out folder")
+    out = Path(args.out or f"runs/{name}").expanduser()
+    on_main(ensure_writable_dir, out, "--out folder")            # torchrun: rank 0 alone touches the folder
+    return out
+
+
+def _prepare_folder(args, out: Path) -> None:
+    """Refuse a folder that holds a run unless --resume or --overwrite; --overwrite empties it."""
+    from .checkpoint import LATEST, load_checkpoint
+    from .runtime import UserError
+
+    latest = out / LATEST
+    if latest.exists() and not (args.resume or args.overwrite):
+        step = load_checkpoint(latest)["step"]
+        raise UserError(f"{out} already holds a run (checkpoint at step {step}). Add --resume to continue it, "
+                        "--overwrite to start it again from scratch, or choose another --out.")
+    if args.overwrite:
+        for pattern in RUN_FILES:
+            for f in out.glob(pattern):
+                f.unlink()
 
 
 def _train(args) -> int:
-    from .checkpoint import LATEST, RunLock, check_resumable, load_checkpoint
+    from .checkpoint import LATEST, check_resumable, load_checkpoint
     from .config import RunConfig, build_run, resolve
+    from .distributed import is_main, main_lock, on_main, setup
     from .experiment import write_json_atomic
-    from .runtime import UserError, seed_everything
+    from .runtime import seed_everything
     from .train import train
 
     if args.eval_every is not None:                 # train --eval-every N: the run driver
@@ -87,36 +130,35 @@ def _train(args) -> int:
     opts = resolve(args.config or {}, overrides=_options(args))
     opts.setdefault("ckpt_every", DEFAULT_CKPT_EVERY)
     rc = RunConfig.from_options(opts)
+    setup(rc.device)                                 # torchrun: join the process group (no-op otherwise)
     out = _run_folder(args, opts)
     latest = out / LATEST
-    with RunLock(out):
-        if latest.exists() and not (args.resume or args.overwrite):
-            step = load_checkpoint(latest)["step"]
-            raise UserError(f"{out} already holds a run (checkpoint at step {step}). Add --resume to continue it, "
-                            "--overwrite to start it again from scratch, or choose another --out.")
-        if args.overwrite:
-            for pattern in RUN_FILES:
-                for f in out.glob(pattern):
-                    f.unlink()
-        seed_everything(rc.train.seed)
+    with main_lock(out):                             # torchrun: rank 0 alone locks and writes; its errors reach all
+        on_main(_prepare_folder, args, out)
+        seed_everything(rc.train.seed)               # the same models on every rank
         G, D, loader, cfg = build_run(rc)
-        if args.resume and latest.exists():          # refuse other settings before anything is written
-            check_resumable(load_checkpoint(latest), G, D, cfg, loader, latest)
-        write_json_atomic({k: v for k, v in opts.items() if k != "device"}, out / "run_config.json")
+        if args.resume:                              # refuse other settings before anything is written
+            on_main(lambda: latest.exists() and check_resumable(load_checkpoint(latest), G, D, cfg, loader, latest))
+        on_main(write_json_atomic, {k: v for k, v in opts.items() if k != "device"}, out / "run_config.json")
         r = train(G, D, loader, cfg, out_dir=out, resume=bool(args.resume))
-    print(f"done: step {cfg.steps}, {r.seconds:.1f} s this session; checkpoint {latest}")
+    if is_main():
+        print(f"done: step {cfg.steps}, {r.seconds:.1f} s this session; checkpoint {latest}")
     return 0
 
 
 def _run(args) -> int:
     """``run`` and ``train --eval-every``: the experiment driver of notebook 08."""
-    from .config import resolve
+    from .config import RunConfig, resolve
+    from .distributed import is_main, setup
     from .experiment import run_experiment
 
     overrides = _options(args)
     opts = resolve(args.config or {}, smoke=bool(getattr(args, "smoke", False)), overrides=overrides)
+    setup(RunConfig.from_options(opts).device)       # torchrun: join the process group (no-op otherwise)
     out = _run_folder(args, opts)
     r = run_experiment(args.config or {}, out, smoke=bool(getattr(args, "smoke", False)), overrides=overrides)
+    if not is_main():                                # torchrun: rank 0 reports
+        return 0
     b = r.best
     print(f"done: {r.summary()}")
     if b is not None:
@@ -141,17 +183,35 @@ def _sample(args) -> int:
         raise UserError(f"--out {out} is a folder; give a file name such as {out / 'samples.pt'}")
     ensure_writable_dir(out.parent if str(out.parent) else ".", "folder of --out")
     G = load_generator(args.checkpoint, ema=not args.raw, device=get_device(args.device or "cpu"))
+    k = getattr(G, "num_classes", None)
+    if args.classes is not None:                 # --class K [K ...]: a class-conditional generator only
+        if k is None:
+            raise UserError(f"--class: the generator in {args.checkpoint} is unconditional (trained without "
+                            "--conditional), so it takes no class; leave --class out")
+        bad = [c for c in args.classes if not 0 <= c < k]
+        if bad:
+            raise UserError(f"--class {bad[0]} is out of range: this generator has {k} classes, 0..{k - 1}")
+    if args.truncation is not None and not args.truncation > 0:
+        raise UserError(f"--truncation {args.truncation} must be > 0 (leave it out for no truncation)")
     with torch.no_grad():
-        shape = tuple(G(torch.zeros(1, G.latent_dim, device=next(G.parameters()).device)).shape[1:])
+        shape = tuple(sample(G, 1, y=args.classes).shape[1:])
     need = args.n * int(torch.tensor(shape).prod()) * 4
     free = available_memory()
     if free is not None and 2 * need > free:   # the samples, plus their copy while saving
         raise UserError(f"{args.n} samples of shape {shape} need {need / 2**30:.1f} GiB in float32 (twice that while "
                         f"saving), and {free / 2**30:.1f} GiB are free: ask for fewer (--n) and write several files.")
-    x = sample(G, args.n, seed=args.seed, batch_size=args.batch_size, progress=args.n > args.batch_size)
+    x = sample(G, args.n, seed=args.seed, batch_size=args.batch_size, progress=args.n > args.batch_size,
+               y=args.classes, truncation=args.truncation)
     x = x.clamp_(-1, 1)
     atomic_write(out, lambda f: torch.save(x, f))
     print(f"wrote {tuple(x.shape)} samples in [-1, 1] to {out}")
+    if k is not None:                            # a conditional generator: which class each sample is
+        from .models import sample_labels
+
+        labels_out = out.with_name(out.stem + ".labels.pt")
+        labels = sample_labels(G, args.classes, args.n)
+        atomic_write(labels_out, lambda f: torch.save(labels, f))
+        print(f"wrote their classes ({args.n},) to {labels_out}")
     return 0
 
 
@@ -176,12 +236,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--batch-size", dest="batch_size", type=int, default=500, help="samples per forward pass")
     s.add_argument("--raw", action="store_true", help="use the raw generator instead of the EMA one")
+    s.add_argument("--class", dest="classes", type=int, nargs="+", metavar="K",
+                   help="class-conditional checkpoints: the class(es) to make, taken in turn (default: every class in turn)")
+    s.add_argument("--truncation", type=float, help="the truncation trick: z coordinates beyond +-T are drawn again")
     s.add_argument("--device", help="cpu (default), cuda or mps")
     s.set_defaults(func=_sample)
     return ap
 
 
 def main(argv=None) -> int:
+    from .distributed import RankZeroError, is_main, shutdown, world_size
     from .runtime import UserError
     from .train import TrainingInterrupted
 
@@ -190,20 +254,27 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except UserError as e:                      # a user can fix it: one clear message, no traceback
-        print(f"error: {e}", file=sys.stderr)
+        if not isinstance(e, RankZeroError):    # torchrun: rank 0 prints its own error, the others stay quiet
+            print(f"error: {e}", file=sys.stderr)
         return 2
     except TrainingInterrupted as e:
+        if not is_main():
+            return 130
         again = [a for a in argv if a != "--overwrite"]
         if args.cmd == "train" and "--resume" not in again:
             again.append("--resume")
+        n = world_size()
+        launcher = f"torchrun --nproc_per_node={n}" if n > 1 else "python"   # any number of processes resumes it
         print(f"interrupted after step {e.step}; checkpoint saved at {e.checkpoint}. Resume with: "
-              f"python -m gan_utils {shlex.join(again)}" if e.checkpoint else f"interrupted after step {e.step}",
+              f"{launcher} -m gan_utils {shlex.join(again)}" if e.checkpoint else f"interrupted after step {e.step}",
               file=sys.stderr)
         return 130
     except KeyboardInterrupt:
         print("interrupted (nothing was being trained, or a second Ctrl-C: the last checkpoint is kept)",
               file=sys.stderr)
         return 130
+    finally:
+        shutdown()                              # torchrun: leave the process group
 
 
 if __name__ == "__main__":

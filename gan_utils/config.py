@@ -38,11 +38,14 @@ class RunConfig:
     name: str = "run"                    # label in logs and tables (a config file's name by default)
     notes: str = ""                      # free text: what the run is for, where its settings come from
     model: str = "dcgan"                 # dcgan | mlp (gan_utils.models)
-    dataset: str = "fashion-mnist"       # fashion-mnist works offline; mnist, cifar10 download; synthetic: tests
+    dataset: str = "fashion-mnist"       # fashion-mnist works offline; mnist, cifar10 download; synthetic: tests;
+                                         # folder:PATH: your own PNG/JPEG images (class sub-folders optional)
     image_size: int = 32                 # 32 pads Fashion-MNIST's 28 by 2 px (a power of two for DCGAN); 28, 64
-    channels: int = 3                    # synthetic data only: named datasets bring their own
+    channels: int = 3                    # synthetic and folder:PATH data (1 grey, 3 RGB); named datasets bring their own
     width: int = 64                      # base channel width of G and D (the DCGAN paper's 64)
     critic_norm: Optional[str] = None    # batch | layer | none | spectral; None = what the loss needs
+    conditional: Optional[str] = None    # projection | concat | acgan: class-conditional G and D on the data's
+                                         # labels (notebook 09); None = unconditional
     device: Optional[str] = None         # None = the best available (cuda > mps > cpu)
     eval_every: Optional[int] = None     # evaluate every N generator steps; None = at the end only
     n_eval: int = 10_000                 # samples per evaluation: "FID-10k", the course's protocol
@@ -66,13 +69,29 @@ class RunConfig:
                 raise ConfigError(f"{name}={getattr(self, name)} must be at least 1 (or null)")
         if self.image_size not in (28, 32, 64):
             raise ConfigError(f"image_size={self.image_size}: the course's models take 28, 32 or 64")
+        if self.dataset.startswith("folder:") and not self.dataset[len("folder:"):].strip():
+            raise ConfigError("dataset='folder:' needs the folder after the colon: folder:/path/to/images")
+        if self.conditional is not None:
+            from .models import CONDITIONINGS
+
+            if self.conditional not in CONDITIONINGS:
+                raise ConfigError(f"conditional={self.conditional!r}: use {', '.join(CONDITIONINGS)} (or null)")
+            if self.model != "dcgan":
+                raise ConfigError("conditional models are DCGANs: use model 'dcgan' with conditional")
+        if (self.conditional == "acgan") != (self.train.loss == "acgan"):
+            raise ConfigError(f"loss 'acgan' goes with conditional 'acgan' and only with it (here loss "
+                              f"{self.train.loss!r}, conditional {self.conditional!r})")
 
     @property
     def norm(self) -> str:
-        """The critic's normalisation: ``critic_norm``, else the one its loss needs."""
+        """The critic's normalisation: ``critic_norm``, else the one its loss needs (and none instead of
+        BatchNorm with the R1 penalty, which is per sample like the gradient penalty)."""
         from .models import default_critic_norm
 
-        return self.critic_norm or default_critic_norm(self.train.loss)
+        if self.critic_norm:
+            return self.critic_norm
+        norm = default_critic_norm(self.train.loss)
+        return "none" if norm == "batch" and self.train.r1_gamma > 0 else norm
 
     @property
     def feature_kind(self) -> str:
@@ -86,7 +105,8 @@ class RunConfig:
         run = {k: v for k, v in opts.items() if k in RUN_FIELDS}
         tr = {k: v for k, v in opts.items() if k in TRAIN_FIELDS and k != "loss" and v is not None}
         try:
-            tcfg = TrainConfig.preset(opts.get("loss", "bce-ns"), **tr)
+            default_loss = "acgan" if opts.get("conditional") == "acgan" else "bce-ns"   # AC-GAN has its own loss
+            tcfg = TrainConfig.preset(opts.get("loss", default_loss), **tr)
         except ValueError as e:
             raise ConfigError(str(e)) from None
         return cls(**run, train=tcfg)
@@ -218,6 +238,8 @@ def load_config(config) -> dict:
 def default_features(dataset: str) -> str:
     """Inception (FID proper) for colour data, the offline classifier (FD-classifier) for
     Fashion-MNIST/MNIST, cheap pixel statistics for the synthetic stand-in."""
+    if dataset.startswith("folder:"):
+        return "inception"              # your own images: FID (Inception weights needed: online, or a local file)
     return {"cifar10": "inception", "synthetic": "pixels"}.get(dataset, "classifier")
 
 
@@ -258,22 +280,36 @@ def build_run(opts):
     :class:`RunConfig`): the dataset loaded, the models built for its shape, all on the device."""
     from .data import InMemoryLoader, load_dataset, synthetic_images
     from .models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+    from .distributed import rank_device
     from .runtime import get_device
 
     rc = opts if isinstance(opts, RunConfig) else RunConfig.from_options(opts)
     tcfg = rc.train
-    device = get_device(rc.device)
+    device = rank_device(get_device(rc.device))      # under torchrun: this process's GPU, cuda:LOCAL_RANK
     if rc.dataset == "synthetic":
         ds = synthetic_images(2048, rc.channels, rc.image_size, seed=tcfg.seed)
     else:
-        ds = load_dataset(rc.dataset, train=True, image_size=rc.image_size)
+        ds = load_dataset(rc.dataset, train=True, image_size=rc.image_size,
+                          channels=rc.channels if rc.dataset.startswith("folder:") else None)
     channels = ds.images.shape[1]
+    num_classes = _num_classes(ds) if rc.conditional else None     # class-conditional: the data's labels (notebook 09)
     if rc.model == "dcgan":
-        G = DCGANGenerator(tcfg.latent_dim, channels, rc.image_size, rc.width)
-        D = DCGANDiscriminator(channels, rc.image_size, rc.width, norm=rc.norm)
+        G = DCGANGenerator(tcfg.latent_dim, channels, rc.image_size, rc.width, num_classes=num_classes)
+        D = DCGANDiscriminator(channels, rc.image_size, rc.width, norm=rc.norm, num_classes=num_classes,
+                               conditioning=rc.conditional or "projection")
     else:
         shape = tuple(ds.images.shape[1:])
         G = MLPGenerator(tcfg.latent_dim, shape, hidden=rc.width * 8, depth=3, tanh_output=True)
         D = MLPDiscriminator(shape, hidden=rc.width * 8, depth=3, spectral=rc.norm == "spectral")
-    loader = InMemoryLoader(ds, tcfg.batch_size, device=device, seed=tcfg.seed)
+    loader = InMemoryLoader(ds, tcfg.batch_size, device=device, seed=tcfg.seed, with_labels=num_classes is not None)
     return G.to(device), D.to(device), loader, tcfg
+
+
+def _num_classes(ds) -> int:
+    """The number of classes of a labelled dataset (its class names, else the largest label + 1), or a
+    ConfigError when there is only one (a folder without class sub-folders)."""
+    k = max(len(ds.classes), int(ds.labels.max()) + 1)
+    if k < 2:
+        raise ConfigError(f"conditional training needs labels of at least two classes, and {ds.name} has one: put "
+                          "the images in one sub-folder per class (folder/<class>/image.png), or drop conditional")
+    return k

@@ -7,6 +7,10 @@ Fashion-MNIST works offline: the IDX files are read from ``$GAN_COURSE_DATA`` or
 ``/usr/share/datasets/fashion-mnist/`` (Debian package ``dataset-fashion-mnist``) before any
 download is tried. Online, torchvision downloads MNIST, Fashion-MNIST and CIFAR-10 (its checksums
 apply).
+
+Your own images: ``load_dataset("folder:PATH", image_size=64, channels=3)`` reads a folder of PNG
+and JPEG files, optionally one sub-folder per class (:func:`load_image_folder`, taught in
+notebooks/09_conditional.ipynb; ``--dataset folder:PATH`` in the CLI and configs).
 """
 from __future__ import annotations
 
@@ -210,22 +214,30 @@ def resize_images(x_u8: torch.Tensor, image_size: int) -> torch.Tensor:
 
 
 def load_dataset(name: str, root=None, train: bool = True, image_size: int | None = None,
-                 download: bool | None = None) -> ImageDataset:
-    """Load ``"fashion-mnist"``, ``"mnist"`` or ``"cifar10"`` as an :class:`ImageDataset`.
+                 download: bool | None = None, channels: int | None = None) -> ImageDataset:
+    """Load ``"fashion-mnist"``, ``"mnist"``, ``"cifar10"`` or ``"folder:PATH"`` as an :class:`ImageDataset`.
 
     Items are ``(image, label)`` with ``image`` a float tensor ``(C, H, W)`` **in [-1, 1]** (the
     tanh range of the generators). ``image_size`` pads/resizes the native 28x28 (or 32x32) images
     to 32 or 64. ``download=None`` downloads only when files are missing and the network is
     allowed (``GAN_COURSE_OFFLINE`` unset).
 
+    ``"folder:PATH"``: your own PNG/JPEG images, see :func:`load_image_folder` (``channels`` 1 or 3,
+    default 3; ``image_size`` crops and resizes them). The named datasets bring their own channels.
+
     Raises ``ValueError`` for an unknown name and :class:`DataUnavailableError` (with the fixes
     spelled out) when the data is neither on disk nor downloadable.
     """
+    if isinstance(name, str) and name.startswith(FOLDER_PREFIX):
+        if not train:
+            raise ConfigError(f"{name!r} is a folder of images: it has no test split (train=False)")
+        return load_image_folder(name[len(FOLDER_PREFIX):], image_size=image_size,
+                                 channels=3 if channels is None else channels)
     key = name.lower().replace("_", "-")
     key = {"fashionmnist": "fashion-mnist", "cifar-10": "cifar10"}.get(key, key)
     if key not in DATASETS:
-        raise ConfigError(f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS)} (and, in configs and "
-                          "the CLI, 'synthetic': random colour blobs for tests)")
+        raise ConfigError(f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS)}, folder:PATH (your own "
+                          "images) (and, in configs and the CLI, 'synthetic': random colour blobs for tests)")
     root_path = Path(root) if root is not None else default_root()
     if download is None:
         download = downloads_allowed()
@@ -233,6 +245,9 @@ def load_dataset(name: str, root=None, train: bool = True, image_size: int | Non
     found = _load_idx_pair(key, root_path, train) if key != "cifar10" else None
     # else torchvision: its own layout under root; it downloads only when allowed
     x, y = found if found is not None else _torchvision_download(key, root_path, train, download=download)
+    if channels is not None and channels != x.shape[1]:
+        raise ConfigError(f"{key} images have {x.shape[1]} channel(s), not channels={channels} (channels applies "
+                          "to folder:PATH datasets)")
     if image_size is not None:
         x = resize_images(x, image_size)
     classes = {"fashion-mnist": FASHION_MNIST_CLASSES, "cifar10": CIFAR10_CLASSES}.get(key, tuple(map(str, range(10))))
@@ -250,6 +265,204 @@ def synthetic_images(n: int = 1024, channels: int = 3, image_size: int = 32, see
     return ImageDataset(x, y, "synthetic")
 
 
+# ---------------------------------------------------------------- your own images
+FOLDER_PREFIX = "folder:"
+#: the files read from a folder (lower-case suffixes; others, e.g. .txt or .gif, are left alone)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+#: where the decoded tensor of a folder is cached, inside the folder (hidden: never read as images)
+FOLDER_CACHE = ".gan_course_cache"
+_FOLDER_CACHE_FORMAT = 1
+
+
+class ImageFolderError(DataUnavailableError):
+    """A folder of images that cannot be used as it is (empty, unreadable files, mixed layout or sizes);
+    the message names the files and says what to do."""
+
+
+def _visible(p: Path) -> bool:
+    return not p.name.startswith(".")          # .ipynb_checkpoints, .DS_Store, the cache folder
+
+
+def _image_files(folder: Path) -> list:
+    """Every PNG/JPEG file under ``folder`` (any depth), sorted by path; hidden files and folders skipped."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        out += [Path(dirpath) / f for f in filenames if not f.startswith(".") and f.lower().endswith(IMAGE_SUFFIXES)]
+    return sorted(out)
+
+
+def list_image_folder(root) -> tuple[list, list, tuple]:
+    """``(files, labels, classes)`` of a folder, following torchvision's ``ImageFolder`` convention:
+    images in sub-folders ``root/<class>/...`` are labelled by their sub-folder (classes sorted by
+    name, numbered from 0); images directly in ``root`` (and no class sub-folders) form one class named
+    after the folder. Raises :class:`ImageFolderError` for a folder without images, for images both
+    directly in ``root`` and in sub-folders, and for a class sub-folder without images."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise ImageFolderError(f"{root} is not a folder{' (it is a file)' if root.exists() else ' (it does not exist)'}"
+                               ": dataset='folder:PATH' needs a folder of .png/.jpg/.jpeg images")
+    top = sorted(p for p in root.iterdir() if _visible(p) and p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    subdirs = sorted(p for p in root.iterdir() if _visible(p) and p.is_dir())
+    per_class = {d.name: _image_files(d) for d in subdirs}
+    with_images = [d for d, f in per_class.items() if f]
+    if top and with_images:
+        raise ImageFolderError(f"{root} has images both directly inside it ({top[0].name}, ...) and in sub-folders "
+                               f"({with_images[0]}/, ...): either put every image in a class sub-folder "
+                               f"({root}/<class>/image.png), or none of them (one class).")
+    if with_images:
+        empty = [d for d, f in per_class.items() if not f]
+        if empty:
+            raise ImageFolderError(f"the class folder(s) {', '.join(sorted(empty))} in {root} hold no .png/.jpg/.jpeg "
+                                   "image: add images or remove the folder (every sub-folder is a class).")
+        classes = tuple(sorted(per_class))
+        files, labels = [], []
+        for k, c in enumerate(classes):
+            files += per_class[c]
+            labels += [k] * len(per_class[c])
+        return files, labels, classes
+    if top:
+        return top, [0] * len(top), (root.name,)
+    others = sorted(p.suffix.lower() or p.name for p in root.rglob("*") if p.is_file() and _visible(p))
+    found = f" (found {len(others)} other file(s): {', '.join(sorted(set(others))[:5])})" if others else ""
+    raise ImageFolderError(f"{root} holds no .png, .jpg or .jpeg image, neither directly nor in class "
+                           f"sub-folders{found}. Put your images there (convert other formats to PNG first).")
+
+
+def _fingerprint(root: Path, files: list, image_size, channels: int) -> str:
+    """A digest of what the cached tensor depends on: every file's path, size and modification time."""
+    import hashlib
+
+    h = hashlib.sha1(f"v{_FOLDER_CACHE_FORMAT} {image_size} {channels}\n".encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.relative_to(root)}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _decode_image(path: Path, image_size, channels: int):
+    """One file as a uint8 array ``(C, S, S)`` (or its native size without ``image_size``): orientation
+    from EXIF applied, transparency flattened onto white, converted to grey ("L", ITU-R 601 luma) or
+    RGB, the largest centred square cropped and resized (bicubic, antialiased when shrinking)."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as img:
+        if image_size is not None and img.format == "JPEG":
+            img.draft(img.mode, (image_size, image_size))      # decode large JPEGs at a reduced scale (>= the target)
+        img.load()                                             # decode now: a truncated file fails here
+        img = ImageOps.exif_transpose(img)
+        native = img.size
+        if img.mode in ("I;16", "I;16B", "I;16L", "I"):      # 16-bit grey: rescale to 8 bits, not clip
+            a = np.asarray(img, dtype=np.float64)
+            img = Image.fromarray(np.clip(a / (65535.0 if a.max() > 255 else 1.0) * 255.0, 0, 255).astype(np.uint8))
+        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+            rgba = img.convert("RGBA")
+            img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+        img = img.convert("L" if channels == 1 else "RGB")
+        if image_size is not None:
+            w, h = img.size
+            side = min(w, h)
+            left, top = (w - side) // 2, (h - side) // 2
+            img = img.crop((left, top, left + side, top + side)).resize((image_size, image_size),
+                                                                       Image.Resampling.BICUBIC)
+        a = np.asarray(img, dtype=np.uint8)
+    a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)       # (H, W) -> (1, H, W); (H, W, 3) -> (3, H, W)
+    return np.ascontiguousarray(a), native
+
+
+def load_image_folder(path, image_size: int | None = None, channels: int = 3, cache: bool = True,
+                      progress: bool = True) -> ImageDataset:
+    """Your own images as an :class:`ImageDataset` (``load_dataset("folder:PATH", ...)``; notebook 09).
+
+    Reads every ``.png``, ``.jpg`` and ``.jpeg`` file in ``path`` (hidden files and folders skipped),
+    labelled by class sub-folder as torchvision's ``ImageFolder`` does (:func:`list_image_folder`).
+    Each image is turned upright (EXIF), its transparency flattened onto white, converted to
+    ``channels`` (1: grey, 3: RGB), cropped to its largest centred square and resized to
+    ``image_size`` (32 or 64 for the course's models), then stored as uint8 like every dataset here.
+    Images of mixed sizes are fine with ``image_size`` (each is cropped and resized on its own);
+    with ``image_size=None`` every image must already have one square size.
+
+    The decoded tensor is cached next to the data, in ``path/.gan_course_cache/``, keyed by every
+    file's name, size and modification time, the size and the channels: the second load reads one file
+    (and a changed folder is decoded again). A read-only folder caches in ``cache_dir("folders")``.
+
+    Errors (:class:`ImageFolderError`, one message each, the files named): a missing or empty folder,
+    images both in ``path`` and in sub-folders, an empty class folder, **unreadable files** (not
+    images, truncated, or in a format Pillow cannot decode: loading **stops** and lists them, so
+    that nothing is silently left out; delete or fix them) and, without ``image_size``, mixed sizes.
+    """
+    import hashlib
+    import warnings
+
+    from tqdm.auto import tqdm
+
+    if channels not in (1, 3):
+        raise ConfigError(f"channels={channels!r}: use 1 (grey) or 3 (RGB)")
+    if image_size is not None and (not isinstance(image_size, int) or isinstance(image_size, bool)
+                                   or not 8 <= image_size <= 256):
+        raise ConfigError(f"image_size={image_size!r}: a whole number from 8 to 256 (the course's models take 32 or 64)")
+    root = Path(path).expanduser().resolve()
+    files, labels, classes = list_image_folder(root)
+    name = f"{FOLDER_PREFIX}{root}"
+    digest = _fingerprint(root, files, image_size, channels)
+    stem = f"{image_size or 'native'}px_{channels}ch_"
+    cache_file = root / FOLDER_CACHE / f"{stem}{digest}.pt"
+    if not os.access(root, os.W_OK):                           # a read-only folder: the user cache instead
+        cache_file = cache_dir("folders") / f"{hashlib.sha1(str(root).encode()).hexdigest()[:12]}_{stem}{digest}.pt"
+    if cache and cache_file.is_file():
+        try:
+            blob = torch.load(cache_file, weights_only=True)
+            if blob.get("format") == _FOLDER_CACHE_FORMAT and len(blob["images"]) == len(files):
+                return ImageDataset(blob["images"], blob["labels"], name, blob["classes"])
+        except Exception:  # noqa: BLE001 - a damaged cache is rebuilt, never trusted
+            pass
+
+    arrays, bad, sizes = [], [], {}
+    for f in tqdm(files, desc=f"decoding {root.name}", unit="img", disable=not progress or len(files) < 200):
+        try:
+            a, native = _decode_image(f, image_size, channels)
+        except Exception as e:  # noqa: BLE001 - PIL raises OSError, ValueError, SyntaxError, DecompressionBombError...
+            bad.append(f"{f.relative_to(root)} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+            continue
+        arrays.append(a)
+        sizes.setdefault(native, f)
+    if bad:
+        shown = "\n  ".join(bad[:10]) + (f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else "")
+        raise ImageFolderError(f"{len(bad)} of the {len(files)} image files in {root} cannot be read, so loading "
+                               f"stopped (nothing is skipped silently):\n  {shown}\nDelete them, or re-save them as "
+                               "PNG or JPEG, then load the folder again.")
+    if image_size is None:
+        shapes = {a.shape[1:] for a in arrays}
+        if len(shapes) > 1 or any(h != w for h, w in shapes):
+            (s1, f1), (s2, f2) = (list(sizes.items()) * 2)[:2]
+            what = (f"mixed sizes: {f1.relative_to(root)} is {s1[0]}x{s1[1]}, {f2.relative_to(root)} is "
+                    f"{s2[0]}x{s2[1]} ({len(sizes)} sizes in all)" if len(shapes) > 1
+                    else f"non-square images ({f1.relative_to(root)} is {s1[0]}x{s1[1]})")
+            raise ImageFolderError(f"{root} has {what}. Pass image_size=32 or 64 (--image-size): every image is "
+                                   "then cropped to its centred square and resized.")
+    else:
+        small = [f for s, f in sizes.items() if min(s) < image_size]
+        if small:
+            warnings.warn(f"some images in {root} are smaller than {image_size}x{image_size} (e.g. {small[0].name}) "
+                          "and were enlarged: expect blurry training images", stacklevel=2)
+    images = torch.from_numpy(np.stack(arrays))                 # (N, C, S, S) uint8
+    ds = ImageDataset(images, torch.tensor(labels, dtype=torch.long), name, classes)   # int64 labels: no overflow
+    if cache:
+        from .runtime import atomic_write
+
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            prefix = cache_file.name[:-len(f"{digest}.pt")]
+            for old in cache_file.parent.glob(f"{prefix}*.pt"):  # an older version of this folder at this size
+                old.unlink()
+            blob = {"format": _FOLDER_CACHE_FORMAT, "images": images, "labels": ds.labels, "classes": list(classes)}
+            atomic_write(cache_file, lambda fh: torch.save(blob, fh))
+        except OSError as e:
+            warnings.warn(f"could not write the cache {cache_file} ({e}); the folder will be decoded again next time",
+                          stacklevel=2)
+    return ds
+
+
 # ---------------------------------------------------------------- in-memory loader
 class InMemoryLoader:
     """The whole dataset as one tensor on ``device``; batches by indexing, no DataLoader workers.
@@ -258,6 +471,9 @@ class InMemoryLoader:
     ``(seed, epoch)``, so the batch order is reproducible and resumable: ``state_dict()`` is just
     ``(epoch, position)``. Yields float batches ``(B, C, H, W)`` in [-1, 1] (labels with
     ``with_labels=True``). Iteration is endless; use :meth:`epoch_batches` for one pass.
+
+    Under ``torchrun`` (:mod:`gan_utils.distributed`) each process keeps its own shard of every
+    batch, :meth:`shard`: ``batch_size`` stays the *global* batch, all processes together.
     """
 
     def __init__(self, dataset, batch_size: int, device="cpu", seed: int = 0,
@@ -284,6 +500,35 @@ class InMemoryLoader:
         self.epoch = 0
         self.position = 0
         self._perm = None
+        self.rank, self.world_size = 0, 1           # one process: the whole batch (see shard)
+
+    def shard(self, rank: int, world_size: int) -> "InMemoryLoader":
+        """Make this the loader of process ``rank`` of ``world_size`` (torchrun) and return it.
+
+        Every process draws the same permutation each epoch (it depends on ``seed`` and the epoch
+        only) and the same global batch of ``batch_size`` images from it, and keeps its own
+        consecutive ``batch_size // world_size`` of them. So the shards of a batch are disjoint,
+        together they are exactly the batch one process would draw, an epoch covers the data as in
+        one process, and ``state_dict()`` (the same on every rank) resumes under any number of
+        processes. ``batch_size`` must be a multiple of ``world_size``.
+        """
+        if not (isinstance(world_size, int) and world_size >= 1 and isinstance(rank, int) and 0 <= rank < world_size):
+            raise ValueError(f"shard(rank={rank!r}, world_size={world_size!r}): need 0 <= rank < world_size")
+        if self.batch_size % world_size:
+            raise ConfigError(f"batch_size={self.batch_size} is the global batch (all {world_size} processes together) "
+                              f"and must be a multiple of {world_size}: use e.g. "
+                              f"{max(world_size, self.batch_size // world_size * world_size)} or "
+                              f"{(self.batch_size // world_size + 1) * world_size}.")
+        if not self.drop_last and world_size > 1:
+            raise ConfigError("a sharded InMemoryLoader needs drop_last=True (a last, smaller batch cannot be split "
+                              "evenly between the processes)")
+        self.rank, self.world_size = rank, world_size
+        return self
+
+    @property
+    def local_batch_size(self) -> int:
+        """Images per batch that this process yields: ``batch_size // world_size``."""
+        return self.batch_size // self.world_size
 
     def __len__(self) -> int:
         return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
@@ -301,6 +546,9 @@ class InMemoryLoader:
             self._perm = self._permutation(self.epoch)
         start = self.position * self.batch_size
         idx = self._perm[start:start + self.batch_size]
+        if self.world_size > 1:                     # this process's consecutive slice of the global batch
+            b = self.batch_size // self.world_size
+            idx = idx[self.rank * b:(self.rank + 1) * b]
         self.position += 1
         x = self.images.index_select(0, idx)
         x = to_float(x) if self._u8 else x

@@ -249,7 +249,8 @@ def run_experiment(config, out_dir, *, eval_every: int | None = None, n_eval: in
     """
     from tqdm.auto import tqdm
 
-    from .checkpoint import LATEST, check_resumable, load_checkpoint, save_checkpoint
+    from .checkpoint import LATEST, load_checkpoint, save_checkpoint
+    from .distributed import is_main, on_main, setup
     from .fast import auto_compile
     from .runtime import seed_everything
     from .train import train
@@ -262,19 +263,16 @@ def run_experiment(config, out_dir, *, eval_every: int | None = None, n_eval: in
     name, steps = rc.name, rc.train.steps
     every = rc.eval_every or steps
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    setup(rc.device)                     # torchrun (gan_utils.distributed): rank 0 reads, evaluates and writes
+    progress, verbose = progress and is_main(), verbose and is_main()
+    on_main(out_dir.mkdir, parents=True, exist_ok=True)
 
     seed_everything(rc.train.seed)
     G, D, loader, cfg = build_run(rc)
-    extractor = feature_extractor(opts, device=loader.device, features=features)
+    extractor = on_main(feature_extractor, opts, device=loader.device, features=features)  # None on other ranks
 
-    log = read_eval_log(out_dir)
-    ckpt_step = 0
-    if (out_dir / LATEST).is_file():     # refuse other settings before anything is written
-        ck = load_checkpoint(out_dir / LATEST)
-        check_resumable(ck, G, D, cfg, loader, out_dir / LATEST)
-        ckpt_step = int(ck["step"])
-        del ck
+    # refuse other settings before anything is written (torchrun: rank 0 reads, every rank gets the answer)
+    log, ckpt_step = on_main(_read_run_folder, out_dir, G, D, cfg, loader, share=True)
     evals = [e for e in log.get("evals", []) if e["step"] <= ckpt_step]   # newer than the weights: stale
     if len(evals) < len(log.get("evals", [])) and verbose:
         print(f"note: dropped {len(log['evals']) - len(evals)} evaluation(s) newer than the checkpoint "
@@ -289,19 +287,36 @@ def run_experiment(config, out_dir, *, eval_every: int | None = None, n_eval: in
                  f"resuming at step {ckpt_step}" if ckpt_step else "starting")
         print(f"[{name}] {state}; {steps} steps, evaluation every {every}; run folder {out_dir}")
 
-    settings = {"dataset": rc.dataset, "features": getattr(extractor, "name", str(extractor)),
+    feature_name = on_main(lambda: getattr(extractor, "name", str(extractor)), share=True)   # rank 0's extractor
+    settings = {"dataset": rc.dataset, "features": feature_name,
                 "n_eval": rc.n_eval, "n_ref": rc.n_ref, "eval_seed": rc.eval_seed}
     if evals and log.get("settings") not in (None, settings):
         raise ConfigError(f"{out_dir / EVAL_FILE} was measured with other evaluation settings:\n"
                           f"  before: {log['settings']}\n  now:    {settings}\nNumbers measured differently "
                           "cannot share a curve: use a new out_dir, or the settings of that run.")
-    write_json_atomic(stored, out_dir / "run_config.json")      # only once the settings were accepted
+    on_main(write_json_atomic, stored, out_dir / "run_config.json")      # only once the settings were accepted
     metric = log.get("metric")
     protocol = log.get("protocol")
     train_seconds = evals[-1].get("train_seconds", 0.0) if evals else 0.0
     result_train = None
     overall = tqdm(total=steps, initial=ckpt_step, desc=f"{name} (all steps)", unit="step",
                    disable=not progress or not todo, dynamic_ncols=True)
+
+    def evaluate_and_record(target: int, generator, train_seconds: float) -> dict:
+        """Measure ``generator`` at step ``target``, keep it as best.pt if it is the best, log it (rank 0)."""
+        t_eval = time.perf_counter()
+        ev = evaluate(generator, opts, extractor, real_images=loader.images)
+        entry = {"step": target, "value": ev["value"], "metric": ev["metric"], "protocol": ev["protocol"],
+                 "train_seconds": round(train_seconds, 3), "eval_seconds": round(time.perf_counter() - t_eval, 3),
+                 "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+        prev_best = best_entry(evals)
+        if prev_best is None or entry["value"] < prev_best["value"]:
+            save_checkpoint(sampling_state(load_checkpoint(out_dir / LATEST), entry), out_dir / BEST)
+        write_json_atomic({"name": name, "metric": ev["metric"], "protocol": ev["protocol"], "settings": settings,
+                           "steps": steps, "eval_every": every, "best": best_entry(evals + [entry]),
+                           "evals": evals + [entry]}, out_dir / EVAL_FILE)
+        return entry
+
     for target in todo:
         result_train = train(G, D, loader, replace(cfg, steps=target), out_dir=out_dir, resume=True,
                              callback=callback, progress=progress)
@@ -312,24 +327,16 @@ def run_experiment(config, out_dir, *, eval_every: int | None = None, n_eval: in
             train_seconds += result_train.seconds
         ckpt_step = target
         overall.update(target - overall.n)
-        t_eval = time.perf_counter()
-        ev = evaluate(result_train.generator, opts, extractor, real_images=loader.images)
-        metric, protocol = ev["metric"], ev["protocol"]
-        entry = {"step": target, "value": ev["value"], "metric": metric, "protocol": protocol,
-                 "train_seconds": round(train_seconds, 3), "eval_seconds": round(time.perf_counter() - t_eval, 3),
-                 "time": time.strftime("%Y-%m-%d %H:%M:%S")}
-        prev_best = best_entry(evals)
+        # torchrun: rank 0 evaluates and writes while the others wait; every rank gets the entry
+        entry = on_main(evaluate_and_record, target, result_train.generator, train_seconds, share=True)
         evals.append(entry)
-        if prev_best is None or entry["value"] < prev_best["value"]:
-            save_checkpoint(sampling_state(load_checkpoint(out_dir / LATEST), entry), out_dir / BEST)
+        metric, protocol = entry["metric"], entry["protocol"]
         best = best_entry(evals)
-        write_json_atomic({"name": name, "metric": metric, "protocol": protocol, "settings": settings,
-                           "steps": steps, "eval_every": every, "best": best, "evals": evals}, out_dir / EVAL_FILE)
         overall.set_postfix({metric: f"{entry['value']:.2f}"})
         if verbose:
             tqdm.write(f"[{name}] step {target}/{steps}: {metric} = {entry['value']:.2f} "
                        f"(best {best['value']:.2f} at step {best['step']}) [{protocol}]")
-        if after_eval is not None:
+        if after_eval is not None and is_main():
             after_eval(entry)
     overall.close()
 
@@ -342,6 +349,19 @@ def run_experiment(config, out_dir, *, eval_every: int | None = None, n_eval: in
                             history=result_train.history if result_train else {},
                             trained_steps=ckpt_step - start_step, seconds=time.perf_counter() - t_start,
                             train_seconds=train_seconds)
+
+
+def _read_run_folder(out_dir: Path, G, D, cfg, loader):
+    """``(eval log, checkpoint step)`` of a run folder; its checkpoint must have been made with the
+    settings of this run (:func:`gan_utils.checkpoint.check_resumable`)."""
+    from .checkpoint import LATEST, check_resumable, load_checkpoint
+
+    log, ckpt_step = read_eval_log(out_dir), 0
+    if (out_dir / LATEST).is_file():
+        ck = load_checkpoint(out_dir / LATEST)
+        check_resumable(ck, G, D, cfg, loader, out_dir / LATEST)
+        ckpt_step = int(ck["step"])
+    return log, ckpt_step
 
 
 def sampling_state(state: dict, entry: dict) -> dict:

@@ -1,7 +1,7 @@
 """The fast path of :func:`gan_utils.train.train` (``TrainConfig.fast``), one context manager:
 
     with fast_path(cfg, G, D, ema_model, (opt_g, opt_d), data, device, remaining_steps) as fp:
-        real = next(fp.batches)            # on the device, in the plan's memory layout
+        real, y = next(fp.batches)         # on the device, in the plan's memory layout (y: labels or None)
         fp.warm_up(real)                   # compile (if planned) and check against eager
         d_step(fp.D, ..., scaler=fp.scaler_d); g_step(fp.D, fp.G(z), ..., scaler=fp.scaler_g)
     # on exit: models, optimiser state and the caller's loader are as they were given
@@ -170,6 +170,8 @@ def resolve_plan(cfg, device: torch.device, G: nn.Module, D: nn.Module,
             notes.append("compile: never for wgan-gp (the penalty's double backward stays eager)")
         elif _has_parametrizations(G) or _has_parametrizations(D):
             notes.append("compile: not with spectral norm / parametrizations")
+        elif getattr(G, "num_classes", None) is not None:
+            notes.append("compile: not for class-conditional models (the warm-up step does not pass labels)")
         elif cuda and not bf16:
             notes.append("compile: not on a GPU without native bf16 (it would not pay back there)")
         elif not hasattr(torch, "compile"):
@@ -204,19 +206,19 @@ class FastModule(nn.Module):
     def compiled(self) -> bool:
         return self._run is not self.module
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *labels) -> torch.Tensor:
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         if self.dtype is None:
-            return self._call(x)
+            return self._call(x, *labels)
         with torch.autocast(self.device_type, dtype=self.dtype):
-            return self._call(x)
+            return self._call(x, *labels)
 
-    def _call(self, x):
+    def _call(self, x, *labels):                 # labels: (y,) for a class-conditional model, else ()
         if self._run is self.module:
-            return self.module(x)
+            return self.module(x, *labels)
         try:
-            return self._run(x)
+            return self._run(x, *labels)
         except Exception as e:  # noqa: BLE001
             # A recompilation that fails later (a new batch shape, say) fails before anything runs,
             # so running this call eagerly is exact; any other error is re-raised.
@@ -225,7 +227,7 @@ class FastModule(nn.Module):
             warnings.warn(f"torch.compile failed ({type(e).__name__}); this model continues in eager mode.",
                           RuntimeWarning)
             self.set_run(self.module)
-            return self.module(x)
+            return self.module(x, *labels)
 
 
 def _is_compile_error(e: BaseException) -> bool:
@@ -379,11 +381,14 @@ class FastPath:
             self._source.load_state_dict(self._moved.state_dict())  # the caller's loader continues here
 
     def _batches(self):
+        """``(images, labels)`` on the device; labels only for a class-conditional G (notebook 09), else None."""
+        conditional = getattr(self._G, "num_classes", None) is not None
         for b in self.data:
             x = (b[0] if isinstance(b, (tuple, list)) else b).to(self.device, non_blocking=True)
             if self.plan.channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
-            yield x
+            y = b[1].to(self.device, non_blocking=True) if conditional and isinstance(b, (tuple, list)) else None
+            yield x, y
 
     def warm_up(self, real: torch.Tensor) -> None:
         """Compile G and D on the first batch, if the plan says so (checked against eager)."""

@@ -1,7 +1,9 @@
 """The GAN objectives, one small function each, formula beside the line that computes it.
 
-Taught in notebooks/01_minimax.ipynb (BCE losses, saturating vs non-saturating) and
-notebooks/07_wgan.ipynb (Wasserstein losses, weight clipping, gradient penalty).
+Taught in notebooks/01_minimax.ipynb (BCE losses, saturating vs non-saturating),
+notebooks/07_wgan.ipynb (Wasserstein losses, weight clipping, gradient penalty),
+notebooks/09_conditional.ipynb (the AC-GAN losses with their class terms) and
+notebooks/10_modern_recipes.ipynb (hinge and least-squares losses, the R1 penalty).
 
 Notation (as in notebook 01): D(x) = sigmoid(l(x)) where l is the discriminator's **logit**.
 All BCE losses take logits, never probabilities, because
@@ -115,6 +117,128 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     return ((norms - 1.0) ** 2).mean()
 
 
+def d_loss_hinge(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Hinge loss of the discriminator (Lim & Ye 2017, "Geometric GAN"; Miyato et al. 2018, eq. 16):
+
+        L_D = E_x[max(0, 1 - D(x))] + E_z[max(0, 1 + D(G(z)))]
+
+    D is pushed to score reals above +1 and fakes below -1; a sample beyond its margin adds nothing
+    (and gives no gradient), so D stops sharpening what it already separates. Scores, not logits:
+    no sigmoid anywhere.
+    """
+    _check_scores("real_scores", real_scores)
+    _check_scores("fake_scores", fake_scores)
+    loss_real = F.relu(1.0 - real_scores).mean()  # E[max(0, 1 - D(x))]
+    loss_fake = F.relu(1.0 + fake_scores).mean()  # E[max(0, 1 + D(G(z)))]: fakes pushed below -1
+    return loss_real + loss_fake
+
+
+def g_loss_hinge(fake_scores: torch.Tensor) -> torch.Tensor:
+    """Generator loss that goes with the hinge discriminator (Miyato et al. 2018, eq. 17):
+
+        L_G = -E_z[D(G(z))]
+
+    no margin for G: it keeps raising its scores (as the WGAN generator does).
+    """
+    _check_scores("fake_scores", fake_scores)
+    return -fake_scores.mean()  # -E[D(G(z))]
+
+
+#: LSGAN targets (Mao et al. 2017): a for fakes, b for reals, c what G wants D to say about
+#: its fakes. The 0-1 coding a = 0, b = c = 1 used here is one of the two settings the paper discusses.
+LSGAN_A, LSGAN_B, LSGAN_C = 0.0, 1.0, 1.0
+
+
+def d_loss_lsgan(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Least-squares discriminator loss (Mao et al. 2017) with targets b = 1 (real), a = 0 (fake):
+
+        L_D = 1/2 E_x[(D(x) - b)^2] + 1/2 E_z[(D(G(z)) - a)^2]
+
+    D regresses its raw score onto the label instead of classifying it through a sigmoid, so a fake
+    that is on the right side but far from the data still costs D (and moves G): no saturation.
+    """
+    _check_scores("real_scores", real_scores)
+    _check_scores("fake_scores", fake_scores)
+    loss_real = 0.5 * ((real_scores - LSGAN_B) ** 2).mean()  # 1/2 E[(D(x) - b)^2]
+    loss_fake = 0.5 * ((fake_scores - LSGAN_A) ** 2).mean()  # 1/2 E[(D(G(z)) - a)^2]
+    return loss_real + loss_fake
+
+
+def g_loss_lsgan(fake_scores: torch.Tensor) -> torch.Tensor:
+    """Least-squares generator loss (Mao et al. 2017) with c = 1 (G wants its fakes scored as real):
+
+        L_G = 1/2 E_z[(D(G(z)) - c)^2]
+    """
+    _check_scores("fake_scores", fake_scores)
+    return 0.5 * ((fake_scores - LSGAN_C) ** 2).mean()  # 1/2 E[(D(G(z)) - c)^2]
+
+
+def r1_penalty(D: Callable, real: torch.Tensor, grad_scaler=None) -> torch.Tensor:
+    """The R1 penalty (Mescheder, Geiger, Nowozin 2018, "simplified gradient penalties"): the squared
+    norm of D's input gradient **on real data**, zero-centred,
+
+        R1 = gamma / 2 * E_x[ ||grad_x D(x)||^2 ]      (this returns the expectation; times gamma / 2 outside)
+
+    with D's logit/score (no sigmoid). It pulls D flat on the data, which removes the rotation around
+    the equilibrium that makes unregularised GANs circle (notebook 10, the Dirac GAN). ``D`` is any
+    callable ``x -> (B,) scores``, e.g. ``lambda x: D(augment(x))`` so the gradient is taken with
+    respect to the un-augmented reals, as in StyleGAN2-ADA and DiffAugment's code. The norm is per
+    sample over (C, H, W); ``create_graph=True`` so the penalty trains D (a double backward).
+    ``grad_scaler``: as in :func:`gradient_penalty` (fp16 training).
+    """
+    x = real.detach().requires_grad_(True)             # a fresh leaf: gradients w.r.t. the reals themselves
+    scores = D(x)
+    _check_scores("D(real)", scores)
+    total = scores.float().sum()
+    if grad_scaler is not None and grad_scaler.is_enabled():
+        (scaled,) = torch.autograd.grad(grad_scaler.scale(total), x, create_graph=True)
+        grads = scaled / grad_scaler.get_scale()
+    else:
+        (grads,) = torch.autograd.grad(total, x, create_graph=True)   # (B, C, H, W), one row per sample
+    return grads.flatten(1).pow(2).sum(1).mean()       # E_x ||grad_x D(x)||^2
+
+
+def _check_acgan_scores(name: str, t: torch.Tensor) -> None:
+    if t.dim() != 2 or t.shape[1] != 2:
+        raise ValueError(f"{name} must have shape (B, 2) (the real/fake logit and log p(y | x)), got "
+                         f"{tuple(t.shape)}: loss='acgan' needs the AC-GAN discriminator, "
+                         "DCGANDiscriminator(num_classes=K, conditioning='acgan')")
+
+
+def d_loss_acgan(real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
+    """AC-GAN discriminator loss (Odena, Olah, Shlens 2017, section 3; notebook 09). D sees the source
+    (real or fake) *and* the class c the image was made for or labelled with, and maximises L_S + L_C:
+
+        L_S = E[log P(S=real | x)] + E[log P(S=fake | G(z, c))]
+        L_C = E[log P(C=c | x)]    + E[log P(C=c | G(z, c))]      (the class term on reals *and* fakes)
+
+    The outputs are ``(B, 2)``: column 0 the real/fake logit, column 1 ``log p(c | x)`` of the given
+    class (``DCGANDiscriminator(conditioning="acgan")``). D minimises -(L_S + L_C).
+    """
+    _check_acgan_scores("real_out", real_out)
+    _check_acgan_scores("fake_out", fake_out)
+    real_logits, fake_logits = real_out[:, 0], fake_out[:, 0]
+    loss_s = d_loss_bce(real_logits, fake_logits)        # -L_S = -E[log D(x)] - E[log(1 - D(G(z, c)))]
+    loss_c = -real_out[:, 1].mean() - fake_out[:, 1].mean()   # -L_C = -E[log p(c | x)] - E[log p(c | G(z, c))]
+    return loss_s + loss_c
+
+
+def g_loss_acgan(fake_out: torch.Tensor) -> torch.Tensor:
+    """AC-GAN generator loss (Odena, Olah, Shlens 2017, section 3): G maximises L_C - L_S, i.e. it wants
+    its fakes judged real *and* classified as the class asked for. With the non-saturating form of
+    the source term (notebook 01) G minimises
+
+        L_G = -E[log D(G(z, c))] - E[log p(c | G(z, c))]
+
+    The second term is what makes AC-GAN's samples easy to classify, and it rewards G for moving them
+    away from the class boundaries: less diversity within each class (measured in notebook 09).
+    """
+    _check_acgan_scores("fake_out", fake_out)
+    loss_s = g_loss_nonsaturating(fake_out[:, 0])        # -E[log D(G(z, c))]
+    loss_c = -fake_out[:, 1].mean()                      # -E[log p(c | G(z, c))]
+    return loss_s + loss_c
+
+
 @torch.no_grad()
 def clip_weights(critic: nn.Module, c: float = 0.01) -> None:
     """WGAN weight clipping: w <- clamp(w, -c, c) for every parameter.
@@ -137,6 +261,7 @@ class GANLoss:
     penalty_weight: str = "gp_weight"      # ... times this TrainConfig field
     clip: bool = False                     # clip D's weights to +-TrainConfig.clip_value after each step
     needs_spectral_norm: bool = False      # no other constraint: the critic's layers must provide it
+    scores: str = "logit"                  # what D outputs: "logit" (D_x logged as sigmoid) or "score" (logged raw)
 
     def __iter__(self):                    # `d_loss, g_loss = LOSSES[name]`, as when entries were pairs
         return iter((self.d_loss, self.g_loss))
@@ -150,4 +275,9 @@ LOSSES = {
     "wgan-gp": GANLoss(critic_loss_wasserstein, g_loss_wasserstein, critic=True, penalty=gradient_penalty),
     # no clipping, no penalty: the Lipschitz bound is in the critic's spectrally normalised layers
     "wgan-sn": GANLoss(critic_loss_wasserstein, g_loss_wasserstein, critic=True, needs_spectral_norm=True),
+    # raw scores with margins at +-1; usually with a spectrally normalised D (Miyato et al. 2018), not required
+    "hinge": GANLoss(d_loss_hinge, g_loss_hinge, scores="score"),
+    "lsgan": GANLoss(d_loss_lsgan, g_loss_lsgan, scores="score"),
+    # class-conditional: D outputs (B, 2) = [logit, log p(y | x)] (DCGANDiscriminator(conditioning="acgan"), notebook 09)
+    "acgan": GANLoss(d_loss_acgan, g_loss_acgan),
 }

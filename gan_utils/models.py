@@ -3,10 +3,18 @@
 - ``MLPGenerator`` / ``MLPDiscriminator``: toys (notebook 02) and the first image GAN (03_mlp_gan).
 - ``DCGANGenerator`` / ``DCGANDiscriminator``: notebook 04_dcgan (Radford, Metz, Chintala 2016),
   and the critic of 07_wgan through ``norm=`` ("batch", "layer", "none", "spectral").
+- Class-conditional versions of both, ``num_classes=K`` (notebooks/09_conditional.ipynb): the
+  generator with conditional BatchNorm (:class:`ConditionalBatchNorm2d`), the discriminator with a
+  projection (Miyato & Koyama 2018), the label concatenated to the input, or an AC-GAN classifier
+  head (Odena, Olah, Shlens 2017): ``conditioning=``. Labels are checked on the way in
+  (:func:`check_labels`); ``num_classes=None`` (the default) is exactly the unconditional model of
+  notebook 04, with the same layers, state_dict keys and config.
+- :func:`truncated_normal`: BigGAN's truncation trick (Brock, Donahue, Simonyan 2019), notebook 09.
 
 Every discriminator returns raw **logits of shape (B,)** (no Sigmoid: the losses use
-BCE-with-logits). Every model keeps its constructor arguments in ``.config`` (a plain dict), so a
-checkpoint can rebuild it with :func:`build_model`.
+BCE-with-logits); the AC-GAN discriminator returns ``(B, 2)``: the logit and log p(y | x).
+Every model keeps its constructor arguments in ``.config`` (a plain dict), so a checkpoint can
+rebuild it with :func:`build_model`.
 """
 from __future__ import annotations
 
@@ -16,10 +24,84 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 IMAGE_SIZES = (28, 32, 64)
 NORMS = ("batch", "layer", "none", "spectral")
+#: how a class-conditional discriminator sees the label (DCGANDiscriminator(num_classes=K, conditioning=...))
+CONDITIONINGS = ("projection", "concat", "acgan")
+
+
+# ----------------------------------------------------------------------------- class labels
+def check_labels(y, num_classes: int, batch: int, who: str = "the model", check_range: bool = True) -> torch.Tensor:
+    """Class labels ``y`` as a ``(batch,)`` long tensor in ``0 .. num_classes - 1``, or one clear error.
+
+    Refused: a missing label, floats or booleans (a one-hot or a probability where a class index is
+    expected), any shape other than ``(batch,)`` (a ``(B, 1)`` column would broadcast), an integer type
+    too narrow for ``num_classes`` (uint8 holds 0..255: class 300 would have wrapped around before it
+    got here) and values outside ``0 .. num_classes - 1`` (labels counted from 1 are off by one: the
+    last class would index past the embedding table). ``check_range=False`` skips only the last check,
+    which reads the values back to the host (the training loop on a GPU, whose data was checked once).
+    """
+    if y is None:
+        raise ValueError(f"{who} is class-conditional (num_classes={num_classes}) and needs class labels y: "
+                         f"a (B,) tensor of integers 0..{num_classes - 1}")
+    if not isinstance(y, torch.Tensor):
+        raise ValueError(f"{who}: class labels must be a torch tensor of integers, got {type(y).__name__}")
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise ValueError(f"{who}: class labels must be integer class indices 0..{num_classes - 1} (torch.long), got "
+                         f"dtype {y.dtype}: a one-hot vector or a probability? pass y.argmax(1), or .long() "
+                         "if the values are whole numbers")
+    if y.dim() != 1 or y.shape[0] != batch:
+        raise ValueError(f"{who}: class labels must have shape ({batch},), one per sample, got {tuple(y.shape)}"
+                         + (" (a column: use y.view(-1))" if y.dim() == 2 and y.shape[1] == 1 else ""))
+    if torch.iinfo(y.dtype).max < num_classes - 1:
+        raise ValueError(f"{who} has {num_classes} classes but the labels are {y.dtype}, whose largest value is "
+                         f"{torch.iinfo(y.dtype).max}: larger classes have overflowed (wrapped around) already. "
+                         "Keep labels as torch.long (int64) from the start.")
+    if check_range and y.numel():
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= num_classes:
+            bad = hi if hi >= num_classes else lo
+            hint = (f"; labels counted from 1? subtract 1 (classes are 0..{num_classes - 1})" if hi == num_classes
+                    and lo >= 1 else "")
+            raise ValueError(f"{who}: class label {bad} is out of range: it has {num_classes} classes, "
+                             f"0..{num_classes - 1}{hint}")
+    return y.long()
+
+
+def _range_checked(y: torch.Tensor, module: nn.Module) -> bool:
+    """Whether a forward pass checks the label values: always, except while training on an accelerator,
+    where reading them back would stall every step (train() checks the first batch instead)."""
+    return not (module.training and isinstance(y, torch.Tensor) and y.device.type != "cpu")
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose scale and shift are looked up per class (conditional BatchNorm: de Vries et al.
+    2017, Dumoulin et al. 2017's conditional instance norm; the generator of Miyato & Koyama 2018 and BigGAN):
+
+        out = gamma[y] * (x - mean_B) / sqrt(var_B + eps) + beta[y]
+
+    The normalisation is plain BatchNorm without its own affine part; ``gamma`` and ``beta`` are
+    ``(num_classes, C)`` tables (embeddings). ``y`` may also be a ``(B, num_classes)`` float tensor of
+    class weights: the scale and shift are then the weighted mixture of the classes' (notebook 09 walks
+    from one class to another that way).
+    """
+
+    def __init__(self, num_features: int, num_classes: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(num_features, affine=False)
+        self.gain = nn.Embedding(num_classes, num_features)     # gamma_c, (K, C)
+        self.shift = nn.Embedding(num_classes, num_features)    # beta_c,  (K, C)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = self.bn(x)                                          # (B, C, H, W), zero mean, unit variance per channel
+        if y.is_floating_point():                               # (B, K) class weights
+            gamma, beta = y @ self.gain.weight, y @ self.shift.weight      # (B, K) @ (K, C) -> (B, C)
+        else:
+            gamma, beta = self.gain(y), self.shift(y)           # (B,) -> (B, C)
+        return gamma[:, :, None, None] * h + beta[:, :, None, None]        # gamma[y] * x_hat + beta[y]
 
 
 # ----------------------------------------------------------------------------- MLPs
@@ -92,34 +174,76 @@ class DCGANGenerator(nn.Module):
     ConvTranspose2d layers (stride 2 doubles the size), BatchNorm + ReLU after each, tanh at the
     end. Channels halve as the resolution doubles: 64x64 with width 64 is the paper's
     1024->512->256->128 scaled by width/128.
+
+    ``num_classes=K`` makes it class-conditional, ``G(z, y)`` with ``y`` a ``(B,)`` tensor of classes
+    0..K-1 (notebook 09): every BatchNorm becomes a :class:`ConditionalBatchNorm2d`, whose scale and
+    shift are learned per class. Why conditional BatchNorm rather than concatenating an embedding of y
+    to z: in this generator, concatenation reaches only the first layer (it adds a class-dependent 4x4
+    map to that layer's output, and later layers see the class only through what survives of it),
+    while conditional BatchNorm sets the scale and shift of every layer's channels, at every
+    resolution, for the class asked for.
+    It is the generator of the projection-discriminator paper (Miyato & Koyama 2018) and of BigGAN,
+    costs 2 * K * C numbers per layer, and leaves the convolutions exactly as in the unconditional
+    model. ``y`` may also be ``(B, K)`` class weights (rows summing to 1): a mixture of the classes'
+    scales and shifts, for walks between classes. ``num_classes=None`` is the unconditional DCGAN,
+    unchanged (its config and state_dict keys are those of notebook 04's checkpoints).
     """
 
-    def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 32, width: int = 64):
+    def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 32, width: int = 64,
+                 num_classes: Optional[int] = None):
         super().__init__()
+        if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool)
+                                        or num_classes < 1):
+            raise ValueError(f"num_classes={num_classes!r} must be a whole number >= 1 (None: unconditional)")
         self.config = {"kind": "DCGANGenerator", "latent_dim": latent_dim, "channels": channels,
                        "image_size": image_size, "width": width}
+        if num_classes is not None:                  # only then: unconditional configs stay as they were
+            self.config["num_classes"] = num_classes
         self.latent_dim, self.channels, self.image_size = latent_dim, channels, image_size
+        self.num_classes = num_classes
         start, n_up = _plan(image_size)
         ch = width * 2 ** (n_up - 1)
+
+        def norm(c):
+            return nn.BatchNorm2d(c) if num_classes is None else ConditionalBatchNorm2d(c, num_classes)
+
         layers = [
             # (B, latent_dim, 1, 1) -> (B, ch, start, start)
             nn.ConvTranspose2d(latent_dim, ch, start, 1, 0, bias=False),
-            nn.BatchNorm2d(ch),
+            norm(ch),
             nn.ReLU(True),
         ]
         for _ in range(n_up - 1):
             # (B, ch, s, s) -> (B, ch/2, 2s, 2s)
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), norm(ch // 2), nn.ReLU(True)]
             ch //= 2
         # (B, width, s, s) -> (B, channels, 2s, 2s) = image_size
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"DCGANGenerator expects z shaped (B, {self.latent_dim}), got {tuple(z.shape)}")
-        return self.net(z[:, :, None, None])  # (B, nz) -> (B, nz, 1, 1) -> (B, C, H, W)
+        if self.num_classes is None:
+            if y is not None:
+                raise ValueError("this DCGANGenerator is unconditional (num_classes=None) and takes no labels; "
+                                 "build it with num_classes=K for G(z, y)")
+            return self.net(z[:, :, None, None])  # (B, nz) -> (B, nz, 1, 1) -> (B, C, H, W)
+        y = self._labels(y, z.shape[0])
+        h = z[:, :, None, None]                   # (B, nz, 1, 1)
+        for layer in self.net:                    # the same stack, the label reaching every BatchNorm
+            h = layer(h, y) if isinstance(layer, ConditionalBatchNorm2d) else layer(h)
+        return h                                  # (B, C, H, W)
+
+    def _labels(self, y, batch: int) -> torch.Tensor:
+        if isinstance(y, torch.Tensor) and y.is_floating_point() and y.dim() == 2:
+            if tuple(y.shape) != (batch, self.num_classes):
+                raise ValueError(f"class weights must be shaped ({batch}, {self.num_classes}), got {tuple(y.shape)}")
+            if (y < 0).any() or not torch.allclose(y.sum(1), torch.ones_like(y[:, 0]), atol=1e-4):
+                raise ValueError("class weights must be >= 0 with rows summing to 1 (a mixture of classes)")
+            return y
+        return check_labels(y, self.num_classes, batch, "DCGANGenerator", _range_checked(y, self))
 
 
 def _norm_layer(norm: str, ch: int, size: int):
@@ -139,20 +263,50 @@ class DCGANDiscriminator(nn.Module):
     ``norm``: "batch" (DCGAN), "layer" or "none" (WGAN-GP critics: BatchNorm couples the samples of
     a batch and breaks the per-sample gradient penalty), "spectral" (spectral normalisation of every
     conv, Miyato et al. 2018; no other normalisation).
+
+    ``num_classes=K`` makes it class-conditional, ``D(x, y)`` (notebook 09). Call the output of the
+    last hidden layer phi(x) (flattened: ``ch * start * start`` numbers) and the final conv psi, so
+    that the unconditional logit is psi(phi(x)). ``conditioning``:
+
+    * "projection" (Miyato & Koyama 2018): ``D(x, y) = psi(phi(x)) + <V[y], phi(x)>`` with a learned
+      class embedding ``V`` (K, ch*start*start). Since psi is linear here (one conv whose kernel covers
+      the whole map), this is a last layer whose weights are ``w + V[y]``: one read-out per class,
+      sharing everything below. ``(B,)`` logits.
+    * "concat": the label as K one-hot channels concatenated to the image (the input-concatenation
+      cGAN, Mirza & Osindero 2014, in its DCGAN form). ``(B,)`` logits.
+    * "acgan" (Odena, Olah, Shlens 2017): the unconditional logit plus a classifier head on phi(x)
+      (:meth:`classify`, ``(B, K)`` class logits); ``D(x, y)`` returns ``(B, 2)``: column 0 the
+      real/fake logit, column 1 ``log p(y | x)`` of the given labels, what the "acgan" loss of
+      :mod:`gan_utils.losses` needs.
+
+    With ``norm="spectral"`` the projection embedding is spectrally normalised too (as in Miyato &
+    Koyama 2018); the AC-GAN classifier head is not (its logits must be free to grow).
+    ``num_classes=None`` is the unconditional model, unchanged.
     """
 
-    def __init__(self, channels: int = 1, image_size: int = 32, width: int = 64, norm: str = "batch"):
+    def __init__(self, channels: int = 1, image_size: int = 32, width: int = 64, norm: str = "batch",
+                 num_classes: Optional[int] = None, conditioning: str = "projection"):
         super().__init__()
         if norm not in NORMS:
             raise ValueError(f"norm={norm!r}; use one of {NORMS}")
+        if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool)
+                                        or num_classes < 1):
+            raise ValueError(f"num_classes={num_classes!r} must be a whole number >= 1 (None: unconditional)")
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning={conditioning!r}; use one of {CONDITIONINGS}")
         self.config = {"kind": "DCGANDiscriminator", "channels": channels, "image_size": image_size,
                        "width": width, "norm": norm}
+        if num_classes is not None:                  # only then: unconditional configs stay as they were
+            self.config.update(num_classes=num_classes, conditioning=conditioning)
         self.channels, self.image_size, self.norm = channels, image_size, norm
+        self.num_classes = num_classes
+        self.conditioning = conditioning if num_classes is not None else None
         start, n_down = _plan(image_size)
         sn = spectral_norm if norm == "spectral" else (lambda m: m)
         ch, size = width, image_size // 2
+        in_ch = channels + (num_classes if self.conditioning == "concat" else 0)   # + K one-hot label maps
         # (B, C, S, S) -> (B, width, S/2, S/2): no norm on the first layer (DCGAN guideline)
-        layers = [sn(nn.Conv2d(channels, ch, 4, 2, 1, bias=norm in ("none", "spectral"))), nn.LeakyReLU(0.2, True)]
+        layers = [sn(nn.Conv2d(in_ch, ch, 4, 2, 1, bias=norm in ("none", "spectral"))), nn.LeakyReLU(0.2, True)]
         for _ in range(n_down - 1):
             # (B, ch, s, s) -> (B, 2ch, s/2, s/2)
             layers += [sn(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm in ("none", "spectral"))),
@@ -161,33 +315,88 @@ class DCGANDiscriminator(nn.Module):
         # (B, ch, start, start) -> (B, 1, 1, 1)
         layers.append(sn(nn.Conv2d(ch, 1, start, 1, 0, bias=False)))
         self.net = nn.Sequential(*layers)
+        self.feature_dim = ch * start * start        # dimension of phi(x)
+        if self.conditioning == "projection":
+            self.embed = sn(nn.Embedding(num_classes, self.feature_dim))        # V: (K, ch*start*start)
+        elif self.conditioning == "acgan":
+            # phi(x) flattened (B, ch*start*start) -> (B, K): class logits, a linear read-out like psi. Never
+            # spectrally normalised: on the normalised features that would cap the classifier's logits (and its
+            # confidence), and the class term would hardly train G
+            self.classifier = nn.Linear(self.feature_dim, num_classes)
         dcgan_init(self)
+        if self.conditioning == "acgan":                 # N(0, 0.02) like the convs (dcgan_init leaves Linear alone)
+            with torch.no_grad():
+                nn.init.normal_(_raw_weight(self.classifier), 0.0, 0.02)
+                nn.init.zeros_(self.classifier.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _check_images(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or tuple(x.shape[1:]) != (self.channels, self.image_size, self.image_size):
             raise ValueError(
                 f"DCGANDiscriminator expects images shaped (B, {self.channels}, {self.image_size}, "
                 f"{self.image_size}), got {tuple(x.shape)}. Load the data with "
                 f"load_dataset(..., image_size={self.image_size}) and build G and D with the same "
                 "channels and image_size.")
-        return self.net(x).view(-1)  # (B, 1, 1, 1) -> (B,)
+
+    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        self._check_images(x)
+        if self.num_classes is None:
+            if y is not None:
+                raise ValueError("this DCGANDiscriminator is unconditional (num_classes=None) and takes no labels; "
+                                 "build it with num_classes=K for D(x, y)")
+            return self.net(x).view(-1)  # (B, 1, 1, 1) -> (B,)
+        y = check_labels(y, self.num_classes, x.shape[0], "DCGANDiscriminator", _range_checked(y, self))
+        if self.conditioning == "concat":
+            onehot = F.one_hot(y, self.num_classes).to(x.dtype)                  # (B, K)
+            maps = onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])         # (B, K, H, W)
+            return self.net(torch.cat([x, maps], 1)).view(-1)                    # (B, C + K, H, W) -> (B,)
+        h = self.features(x)                                                     # phi(x): (B, ch, start, start)
+        logit = self.net[-1](h).view(-1)                                         # psi(phi(x)): (B,)
+        if self.conditioning == "projection":
+            return logit + (self.embed(y) * h.flatten(1)).sum(1)                 # + <V[y], phi(x)>: (B,)
+        log_p = F.log_softmax(self.classifier(h.flatten(1)).float(), 1)         # (B, K): log p(k | x)
+        return torch.stack([logit.float(), log_p.gather(1, y[:, None]).squeeze(1)], 1)  # (B, 2)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """phi(x): the last hidden layer, ``(B, ch, start, start)`` (every layer but the read-out)."""
+        for layer in list(self.net)[:-1]:
+            x = layer(x)
+        return x
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """AC-GAN only: the auxiliary classifier's class logits ``(B, K)`` for images ``x``."""
+        if self.conditioning != "acgan":
+            raise ValueError("classify() needs the AC-GAN head: DCGANDiscriminator(num_classes=K, conditioning='acgan')")
+        self._check_images(x)
+        return self.classifier(self.features(x).flatten(1))                      # (B, ch*start*start) -> (B, K)
 
 
 @torch.no_grad()
 def dcgan_init(model: nn.Module) -> nn.Module:
     """DCGAN initialisation (Radford et al. 2016, section 4): conv weights ~ N(0, 0.02),
     BatchNorm weight ~ N(1, 0.02) and bias = 0. Spectral-normalised convs are initialised through
-    their original weight."""
+    their original weight. Class-conditional layers (notebook 09) follow the same rule: the
+    per-class BatchNorm scales ~ N(1, 0.02) and shifts = 0, a projection embedding ~ N(0, 0.02)
+    like the read-out it adds to."""
+    tables = {id(t) for c in model.modules() if isinstance(c, ConditionalBatchNorm2d) for t in (c.gain, c.shift)}
     for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            w = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
-            nn.init.normal_(w, 0.0, 0.02)
-            if m.bias is not None:
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)):
+            if id(m) in tables:
+                continue                                   # set with their ConditionalBatchNorm2d below
+            nn.init.normal_(_raw_weight(m), 0.0, 0.02)
+            if getattr(m, "bias", None) is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+        elif isinstance(m, ConditionalBatchNorm2d):
+            nn.init.normal_(m.gain.weight, 1.0, 0.02)     # gamma_c ~ N(1, 0.02) for every class
+            nn.init.zeros_(m.shift.weight)                # beta_c = 0
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.weight is not None:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
     return model
+
+
+def _raw_weight(m: nn.Module) -> torch.Tensor:
+    """The weight a layer learns: the original one under a spectral-norm parametrization."""
+    return m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
 
 
 def has_batchnorm(model: nn.Module) -> bool:
@@ -251,31 +460,84 @@ def _device_of(G) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
+def truncated_normal(n: int, dim: int, truncation: Optional[float] = None, seed: Optional[int] = 0) -> torch.Tensor:
+    """``(n, dim)`` draws of z ~ N(0, I) with every coordinate outside ``[-truncation, truncation]``
+    redrawn until it falls inside: the truncation trick of BigGAN (Brock, Donahue, Simonyan 2019,
+    section 3.1), taught in notebook 09. A smaller threshold trades variety for fidelity: the codes
+    stay near the centre of the prior, where G was trained most. ``truncation=None`` (or inf) is plain
+    N(0, I). Drawn on the CPU from a generator seeded with ``seed`` (None: the global RNG)."""
+    if not isinstance(n, int) or n < 1 or int(dim) != dim or dim < 1:
+        raise ValueError(f"n={n!r} and dim={dim!r} must be whole numbers >= 1")
+    dim = int(dim)
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    z = torch.randn(n, dim, generator=gen)
+    if truncation is None or math.isinf(truncation):
+        return z
+    if not truncation > 0:
+        raise ValueError(f"truncation={truncation!r} must be > 0 (None: no truncation)")
+    while True:
+        outside = z.abs() > truncation                     # |z_i| > t: redraw those coordinates only
+        count = int(outside.sum())
+        if count == 0:
+            return z
+        z[outside] = torch.randn(count, generator=gen)
+
+
+def sample_labels(G, y, n: int) -> Optional[torch.Tensor]:
+    """The labels :func:`sample_batches` uses: ``y`` as an (n,) tensor (an int or a list of classes is
+    repeated cyclically), every class in turn for a conditional ``G`` without ``y``, None otherwise."""
+    k = getattr(G, "num_classes", None)
+    if y is None:
+        return torch.arange(n) % k if k is not None else None     # 0, 1, ..., K-1, 0, 1, ...: balanced classes
+    if k is None:
+        raise ValueError("this generator is unconditional (no num_classes): it takes no class labels")
+    if isinstance(y, torch.Tensor) and y.is_floating_point() and y.dim() == 2:
+        return y                                                   # (n, K) class weights, checked by G
+    if isinstance(y, int) and not isinstance(y, bool):
+        y = [y]
+    y = torch.as_tensor(y) if not isinstance(y, torch.Tensor) else y
+    if y.dim() != 1 or len(y) == 0:
+        raise ValueError(f"class labels for sampling: an int, a list or a (n,) tensor, got shape {tuple(y.shape)}")
+    if len(y) != n:
+        y = y.repeat(math.ceil(n / len(y)))[:n]                     # the given classes in turn
+    return y
+
+
 @torch.no_grad()
 def sample_batches(G, n: int, seed: Optional[int] = 0, batch_size: int = 500, z=None, latent_dim=None,
-                   progress: bool = False):
+                   progress: bool = False, y=None, truncation: Optional[float] = None):
     """Yield ``n`` samples of the generator ``G`` in batches of ``batch_size`` (float32, on G's
     device), with G in eval mode. The latent codes are ``z`` if given, else drawn all at once on
     the CPU from a generator seeded with ``seed`` (None: the global RNG), so the samples do not
-    depend on ``batch_size``. ``G`` may be any callable ``z -> images`` with ``latent_dim`` given."""
+    depend on ``batch_size``; ``truncation`` draws them from the truncated normal of
+    :func:`truncated_normal`. ``G`` may be any callable ``z -> images`` with ``latent_dim`` given.
+
+    A class-conditional ``G`` (``G.num_classes``, notebook 09) gets the labels ``y``: an int (every
+    sample of that class), a list of classes (taken in turn), a tensor of one class per sample, or
+    None: every class in turn (0, 1, ..., K-1, 0, ...), so the samples are balanced over classes.
+    """
     from tqdm.auto import tqdm
 
     if z is None:
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n={n!r}: ask for at least one sample")
         dim = latent_dim if latent_dim is not None else G.latent_dim
-        z = torch.randn(n, dim, generator=torch.Generator().manual_seed(seed) if seed is not None else None)
+        z = truncated_normal(n, dim, truncation, seed)
+    labels = sample_labels(G, y, len(z))
     device = _device_of(G)
     with eval_mode(G):
         for i in tqdm(range(0, len(z), batch_size), desc="sampling", unit="batch", disable=not progress):
-            yield G(z[i:i + batch_size].to(device)).float()
+            zb = z[i:i + batch_size].to(device)
+            yield (G(zb) if labels is None else G(zb, labels[i:i + batch_size].to(device))).float()
 
 
-def sample(G, n: int = 64, seed: Optional[int] = 0, batch_size: int = 500, z=None, progress: bool = False
-           ) -> torch.Tensor:
+def sample(G, n: int = 64, seed: Optional[int] = 0, batch_size: int = 500, z=None, progress: bool = False,
+           y=None, truncation: Optional[float] = None) -> torch.Tensor:
     """``n`` samples ``(n, C, H, W)`` of ``G`` in eval mode, float32 on the CPU (see
-    :func:`sample_batches`): grids, evaluation, the CLI's ``sample`` all draw through here."""
-    return torch.cat([x.cpu() for x in sample_batches(G, n, seed, batch_size, z=z, progress=progress)])
+    :func:`sample_batches`; ``y``: the classes of a conditional G): grids, evaluation, the CLI's
+    ``sample`` all draw through here."""
+    return torch.cat([x.cpu() for x in sample_batches(G, n, seed, batch_size, z=z, progress=progress, y=y,
+                                                      truncation=truncation)])
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -295,7 +557,8 @@ def layer_table(model: nn.Module, input_shape) -> list[tuple[str, tuple, int]]:
             hooks.append(m.register_forward_hook(hook))
     try:
         with torch.no_grad(), eval_mode(model):
-            model(torch.zeros(2, *input_shape))
+            x = torch.zeros(2, *input_shape)
+            model(x) if getattr(model, "num_classes", None) is None else model(x, torch.zeros(2, dtype=torch.long))
     finally:
         for h in hooks:
             h.remove()

@@ -4,6 +4,7 @@ seeding, the smoke switch; and the one home of the small things the whole packag
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import random
@@ -50,6 +51,22 @@ def env_flag(name: str, default=False):
 
 #: True when ``GAN_COURSE_SMOKE=1``: notebooks shrink sizes and step counts for CI.
 SMOKE: bool = env_flag("GAN_COURSE_SMOKE")
+
+
+@contextlib.contextmanager
+def temporary_env(**values: str):
+    """Set environment variables inside a ``with`` block and restore them (unset ones removed) after:
+    used where a notebook kernel must inherit a mode (scripts/measure_runtimes.py, scripts/build_site.py)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def cache_dir(sub: str = "") -> Path:

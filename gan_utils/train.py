@@ -29,16 +29,18 @@ import torch.nn as nn
 
 from .checkpoint import (LATEST, RunLock, all_finite, check_resumable, load_checkpoint, restore_training,
                          save_checkpoint, training_state)
-from .losses import LOSSES, clip_weights
-from .models import eval_mode, has_batchnorm, has_spectral_norm, sample
+from .distributed import Parallel, on_main
+from .augment import DiffAugment, parse_policy
+from .losses import LOSSES, clip_weights, r1_penalty
+from .models import check_labels, eval_mode, has_batchnorm, has_spectral_norm, sample
 from .runtime import ConfigError, UserError, atomic_write, ensure_writable_dir, remove_stale_temp_files
 
 
 @dataclass
 class TrainConfig:
-    loss: str = "bce-ns"            # bce-ns | bce-saturating | wgan-clip | wgan-gp | wgan-sn (gan_utils.losses.LOSSES)
+    loss: str = "bce-ns"            # bce-ns | bce-saturating | wgan-clip | wgan-gp | wgan-sn | hinge | lsgan (losses.LOSSES)
     steps: int = 2000               # generator updates; D gets n_critic updates per G update
-    batch_size: int = 128           # the DCGAN paper's batch
+    batch_size: int = 128           # the DCGAN paper's batch; under torchrun the global one (all processes together)
     latent_dim: int = 100           # must equal G.latent_dim; z ~ N(0, I)
     n_critic: int = 1               # D/critic steps per G step (WGAN papers: 5)
     lr_g: float = 2e-4              # DCGAN: 2e-4 for both (Radford et al. 2016)
@@ -48,6 +50,9 @@ class TrainConfig:
     optimizer: str = "adam"         # "rmsprop" for weight-clipped WGAN (momentum destabilises it)
     clip_value: float = 0.01        # wgan-clip: |w| <= c after every critic step
     gp_weight: float = 10.0         # wgan-gp: lambda (Gulrajani et al. 2017)
+    r1_gamma: float = 0.0           # > 0 adds gamma/2 * E||grad_x D(x)||^2 on reals to any loss (Mescheder et al. 2018)
+    r1_every: int = 1               # lazy R1: every k-th D step, weighted k times (StyleGAN2, Karras et al. 2020; they use 16)
+    augment: Optional[str] = None   # DiffAugment policy for D's inputs, real and fake, e.g. "color,translation,cutout"
     ema_decay: float = 0.999        # EMA of G's weights, sampled for grids and evaluation; 0 = off
     log_every: int = 50             # host sync interval: scalars flushed to history, NaN check
     sample_every: int = 500         # fixed-noise grid interval (0 = only at the end)
@@ -62,25 +67,45 @@ class TrainConfig:
     fast: Optional[bool] = None
     compile: Optional[object] = None  # None = auto (see gan_utils.fast.resolve_plan); False; True; or a backend name
     precision: Optional[str] = None   # None = auto (bf16 / fp16 on GPUs, fp32 on the CPU); "fp32" forces float32
+    # Under torchrun (gan_utils.distributed): BatchNorm statistics over the global batch (SyncBatchNorm,
+    # CUDA only; two collectives per BatchNorm layer per pass) instead of each process's part of it.
+    sync_batchnorm: bool = False
 
     @classmethod
-    def preset(cls, loss: str, **overrides) -> "TrainConfig":
+    def preset(cls, loss: str, ttur: bool = False, **overrides) -> "TrainConfig":
         """Published hyper-parameters for each loss, then ``overrides``.
 
         bce-*: Adam 2e-4, betas (0.5, 0.999) (DCGAN); wgan-clip: RMSprop 5e-5, c = 0.01,
         n_critic = 5 (Arjovsky et al. 2017); wgan-gp: Adam 1e-4, betas (0, 0.9), lambda = 10,
         n_critic = 5 (Gulrajani et al. 2017); wgan-sn: the Wasserstein loss with neither clipping nor
         penalty, for a spectrally normalised critic (Miyato et al. 2018), with WGAN-GP's optimiser so
-        that only the constraint differs (notebook 07).
+        that only the constraint differs (notebook 07); hinge: Adam 2e-4, betas (0.5, 0.999), one D
+        step per G step, setting C of Miyato et al. 2018 (Table 1, the DCGAN setting they also ran;
+        their best SN-GAN setting was B, the same with lr 1e-4); lsgan: the DCGAN optimiser, so that
+        only the loss differs from bce-ns (notebook 10); acgan: the DCGAN optimiser with the AC-GAN
+        class terms (notebook 09).
+
+        ``ttur=True``: the two time-scale learning rates of Heusel et al. 2017, Table 1, for the loss
+        they ran it with (:data:`TTUR_RATES`): bce-ns as their DCGAN on CIFAR-10 (D 1e-4, G 5e-4:
+        for DCGAN their G learns faster, see their Appendix A5); wgan-gp as their WGAN-GP on CIFAR-10
+        and LSUN (D 3e-4, G 1e-4, one critic step per generator step instead of five).
         """
         base = {
             "bce-ns": {}, "bce-saturating": {},
             "wgan-clip": dict(optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, n_critic=5, clip_value=0.01),
             "wgan-gp": dict(lr_g=1e-4, lr_d=1e-4, betas_g=(0.0, 0.9), betas_d=(0.0, 0.9), n_critic=5, gp_weight=10.0),
             "wgan-sn": dict(lr_g=1e-4, lr_d=1e-4, betas_g=(0.0, 0.9), betas_d=(0.0, 0.9), n_critic=5),
+            "hinge": dict(lr_g=2e-4, lr_d=2e-4, betas_g=(0.5, 0.999), betas_d=(0.5, 0.999), n_critic=1),
+            "lsgan": {},
+            "acgan": {},
         }
         if loss not in base:
             raise ConfigError(f"Unknown loss {loss!r}; use one of {list(base)}")
+        if ttur:
+            if loss not in TTUR_RATES:
+                raise ConfigError(f"ttur=True: Heusel et al. 2017 (Table 1) give two time-scale learning rates for "
+                                  f"{' and '.join(TTUR_RATES)} only; for {loss!r} set lr_d and lr_g yourself")
+            base[loss] = {**base[loss], **TTUR_RATES[loss]}
         return cls(loss=loss, **{**base[loss], **overrides})
 
     def __post_init__(self):
@@ -101,7 +126,23 @@ class TrainConfig:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be > 0")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"ema_decay={self.ema_decay!r} must be in [0, 1) (0 = no EMA generator)")
+        if not (isinstance(self.r1_gamma, (int, float)) and self.r1_gamma >= 0):
+            raise ConfigError(f"r1_gamma={self.r1_gamma!r} must be a number >= 0 (0 = no R1 penalty)")
+        if not isinstance(self.r1_every, int) or self.r1_every < 1:
+            raise ConfigError(f"r1_every={self.r1_every!r} must be a whole number >= 1 (1 = R1 at every D step)")
+        if self.augment is not None:
+            try:
+                parse_policy(self.augment)
+            except ValueError as e:
+                raise ConfigError(f"augment={self.augment!r}: {e}") from None
         self.betas_g, self.betas_d = tuple(self.betas_g), tuple(self.betas_d)
+
+
+#: Two time-scale update rule learning rates (Heusel et al. 2017, Table 1: b for D, a for G), by loss.
+TTUR_RATES = {
+    "bce-ns": dict(lr_d=1e-4, lr_g=5e-4),               # their DCGAN on CIFAR-10 (FID 36.9 vs 37.7 with one rate)
+    "wgan-gp": dict(lr_d=3e-4, lr_g=1e-4, n_critic=1),  # their WGAN-GP on CIFAR-10 and LSUN Bedrooms
+}
 
 
 class NonFiniteLossError(UserError, RuntimeError):
@@ -174,25 +215,69 @@ def _backward_and_step(loss, params, opt, scaler, grad_norms: bool) -> Optional[
     return norm
 
 
+def _augmenter(cfg: TrainConfig):
+    """The DiffAugment T of ``cfg.augment`` (None without one), made once per policy string."""
+    if not cfg.augment:
+        return None
+    aug = _AUGMENTERS.get(cfg.augment)
+    if aug is None:
+        aug = _AUGMENTERS[cfg.augment] = DiffAugment(cfg.augment)
+    return aug
+
+
+_AUGMENTERS: dict = {}
+
+
 def d_step(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, opt_d: torch.optim.Optimizer,
-           cfg: TrainConfig, scaler=None) -> dict:
+           cfg: TrainConfig, scaler=None, d_iter: Optional[int] = None, y: Optional[torch.Tensor] = None) -> dict:
     """(1) Update D once: minimise the D/critic loss of ``cfg.loss`` on a real and a fake batch.
 
     ``fake`` is detached here, so no gradient reaches G and G's graph (reused by the G step when
     n_critic == 1) is left intact. A penalty (wgan-gp) is added to the loss; clipping (wgan-clip)
-    happens *after* the step. Returns 0-d tensors (no host sync).
+    happens *after* the step. With ``cfg.augment`` both batches go through the same DiffAugment
+    policy before D (new random draws for each). With ``cfg.r1_gamma > 0`` the R1 penalty on the
+    reals is added, every ``cfg.r1_every``-th D update (``d_iter``, the index of this D update in
+    the run, counts them) and then weighted ``r1_every`` times. Returns 0-d tensors (no host sync).
+    ``y``: the class labels of a class-conditional D (notebook 09), shared by the real and the fake
+    batch (the fakes were made for the real batch's classes); penalties see D(., y) too.
     """
     spec = LOSSES[cfg.loss]
+    aug = _augmenter(cfg)
+    D_y = D if y is None else (lambda x: D(x, y))          # a conditional D scores x as an image of class y
+    D_in = D_y if aug is None else (lambda x: D_y(aug(x)))  # what D sees: T(x) for reals and fakes alike
     fake = fake.detach()                                   # the D step must not train G
-    real_out, fake_out = D(real).float(), D(fake).float()  # (B,) logits / critic scores; fp32 losses under autocast
+    real_out, fake_out = D_in(real).float(), D_in(fake).float()  # (B,) logits / scores; fp32 losses under autocast
     loss = spec.d_loss(real_out, fake_out)                 # e.g. -E[log D(x)] - E[log(1 - D(G(z)))]
     out = {}
     if spec.penalty is not None:
-        pen = spec.penalty(D, real, fake, grad_scaler=scaler)      # e.g. E[(||grad f(x_hat)|| - 1)^2]
+        pen = spec.penalty(D_in, real, fake, grad_scaler=scaler)   # e.g. E[(||grad f(x_hat)|| - 1)^2]
         loss = loss + getattr(cfg, spec.penalty_weight) * pen
         out["gp"] = pen.detach()
+    if cfg.r1_gamma > 0:
+        if d_iter is None and cfg.r1_every > 1:
+            raise ConfigError(f"r1_every={cfg.r1_every} (lazy R1) needs d_step(..., d_iter=i), the index of this D "
+                              "update in the run, to know on which updates to apply the penalty")
+        if d_iter is None or d_iter % cfg.r1_every == 0:
+            # a double backward: never through torch.compile (AOTAutograd refuses it), so the eager D of the fast path
+            D_eager = D.module if getattr(D, "compiled", False) else D
+
+            def D_r1(x):                                   # the logit of D(T(x)) (or D(T(x), y)), per sample
+                x = x if aug is None else aug(x)
+                out_ = D_eager(x) if y is None else D_eager(x, y)
+                return out_[:, 0] if out_.dim() == 2 else out_      # AC-GAN: R1 on the real/fake logit
+            r1 = r1_penalty(D_r1, real, grad_scaler=scaler)          # E_x ||grad_x D(x)||^2 on the reals only
+            term = cfg.r1_every * (cfg.r1_gamma / 2) * r1            # lazy: k-th step, k times (StyleGAN2's lazy regularisation)
+            loss = loss + term
+        else:
+            term = torch.zeros((), device=loss.device)
+        out["r1_term"] = term.detach()                     # what R1 added to L_D at this step (its mean: gamma/2 R1)
+    if real_out.dim() == 2:                                # AC-GAN: (B, 2) = [logit, log p(y | x)] (notebook 09)
+        out["class_nll"] = -(real_out[:, 1].detach().mean() + fake_out[:, 1].detach().mean()) / 2  # -E[log p(y|x)]
+        real_out, fake_out = real_out[:, 0], fake_out[:, 0]   # the logits, for D_x and D_G_z below
     if spec.critic:
         out["W_estimate"] = real_out.detach().mean() - fake_out.detach().mean()  # E[f(x)] - E[f(G(z))]
+        out["D_x"], out["D_G_z"] = real_out.detach().mean(), fake_out.detach().mean()
+    elif spec.scores == "score":                           # hinge, lsgan: raw scores, no probability
         out["D_x"], out["D_G_z"] = real_out.detach().mean(), fake_out.detach().mean()
     else:
         out["D_x"], out["D_G_z"] = torch.sigmoid(real_out.detach()).mean(), torch.sigmoid(fake_out.detach()).mean()
@@ -206,14 +291,20 @@ def d_step(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, opt_d: torch.op
 
 
 def g_step(D: nn.Module, fake: torch.Tensor, opt_g: torch.optim.Optimizer, cfg: TrainConfig,
-           G: Optional[nn.Module] = None, scaler=None) -> dict:
+           G: Optional[nn.Module] = None, scaler=None, y: Optional[torch.Tensor] = None) -> dict:
     """(2) Update G once: minimise the G loss of ``fake = G(z)`` (with its graph) through a frozen D.
 
-    D's parameters get no gradient and are not stepped (``opt_g`` holds G's parameters only).
+    D's parameters get no gradient and are not stepped (``opt_g`` holds G's parameters only). With
+    ``cfg.augment`` the fakes go through the same DiffAugment policy as in the D step, and G's
+    gradient flows back through it. ``y``: the classes ``fake = G(z, y)`` was made for, for a
+    class-conditional D (notebook 09).
     """
+    aug = _augmenter(cfg)
     D.requires_grad_(False)                    # D is a fixed function during the G step
     try:
-        loss = LOSSES[cfg.loss].g_loss(D(fake).float())    # e.g. -E[log D(G(z))]; fp32 even when D ran in bf16
+        x = fake if aug is None else aug(fake)                   # T(G(z)) with DiffAugment
+        scores = (D(x) if y is None else D(x, y)).float()        # D(T(G(z))), or D(T(G(z, y)), y): conditional
+        loss = LOSSES[cfg.loss].g_loss(scores)             # e.g. -E[log D(G(z))]; fp32 even when D ran in bf16
         params = G.parameters() if G is not None else [p for g in opt_g.param_groups for p in g["params"]]
         norm = _backward_and_step(loss, params, opt_g, scaler, cfg.grad_norms)
     finally:
@@ -280,13 +371,24 @@ def make_optimizers(G, D, cfg: TrainConfig, device=None):
             torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=cfg.betas_d, **kw))
 
 
-def check_setup(G, D, real: torch.Tensor, cfg: TrainConfig) -> None:
-    """One-off checks for the classic set-up bugs (notebook 05), each with a clear message."""
+def generate(G, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """G(z), or G(z, y) for a class-conditional generator (``y``: one class label per code, notebook 09)."""
+    return G(z) if y is None else G(z, y)
+
+
+def check_setup(G, D, real: torch.Tensor, cfg: TrainConfig, labels: Optional[torch.Tensor] = None) -> None:
+    """One-off checks for the classic set-up bugs (notebook 05), each with a clear message; for a
+    class-conditional G and D (notebook 09) also the first batch's ``labels``."""
     spec = LOSSES[cfg.loss]
+    _check_classes(G, D, real, cfg, labels)
     if spec.penalty is not None and has_batchnorm(D):
         raise ConfigError(f"{cfg.loss} with a BatchNorm critic: BatchNorm mixes the samples of a batch, so the "
                           "per-sample gradient penalty is wrong. Build the critic with norm='layer', "
                           "'none' or 'spectral'.")
+    if cfg.r1_gamma > 0 and has_batchnorm(D):
+        raise ConfigError("r1_gamma > 0 with a BatchNorm discriminator: BatchNorm mixes the samples of a batch, so "
+                          "D's gradient with respect to one real image depends on the others and R1 is no longer a "
+                          "per-sample penalty. Build D with norm='none', 'layer' or 'spectral'.")
     if spec.needs_spectral_norm and not has_spectral_norm(D):
         raise ConfigError(f"{cfg.loss} has no clipping and no penalty: only spectrally normalised layers keep the "
                           "critic Lipschitz, and this critic has none, so its scores would grow without bound. "
@@ -302,10 +404,34 @@ def check_setup(G, D, real: torch.Tensor, cfg: TrainConfig) -> None:
                               "[-1, 1]: D can easily tell real from fake by their range. Scale with x * 2 - 1 "
                               "(gan_utils.data.load_dataset already returns [-1, 1]).")
     with torch.no_grad(), eval_mode(G):
-        fake = G(torch.zeros(2, cfg.latent_dim, device=real.device))
+        n = 2 if labels is None else min(2, len(labels))
+        fake = generate(G, torch.zeros(n, cfg.latent_dim, device=real.device), None if labels is None else labels[:n])
     if tuple(fake.shape[1:]) != tuple(real.shape[1:]):
         raise ConfigError(f"The generator makes {tuple(fake.shape[1:])} samples but the data is "
                           f"{tuple(real.shape[1:])}: build G and D for the data's channels and image size.")
+
+
+def _check_classes(G, D, real, cfg: TrainConfig, labels) -> None:
+    """A class-conditional G and D (notebook 09): the same classes, labelled data, labels in range
+    (checked here, once, on the first batch: the models check every batch on the CPU, not on a GPU)."""
+    k_g, k_d = getattr(G, "num_classes", None), getattr(D, "num_classes", None)
+    if k_g != k_d:
+        raise ConfigError(f"G has num_classes={k_g} but D has num_classes={k_d}: build both class-conditional with "
+                          "the same number of classes, or neither")
+    acgan_d = getattr(D, "conditioning", None) == "acgan"
+    if acgan_d != (cfg.loss == "acgan"):
+        raise ConfigError("loss='acgan' goes with the AC-GAN discriminator (DCGANDiscriminator(num_classes=K, "
+                          f"conditioning='acgan')) and only with it; here loss={cfg.loss!r} and D's conditioning is "
+                          f"{getattr(D, 'conditioning', None)!r}")
+    if k_g is None:
+        return
+    if labels is None:
+        raise ConfigError(f"G and D are class-conditional (num_classes={k_g}) but the data yields images without "
+                          "labels: use InMemoryLoader(dataset, batch_size, with_labels=True) (CLI: --conditional)")
+    try:
+        check_labels(labels, k_g, real.shape[0], "the data's labels")
+    except ValueError as e:
+        raise ConfigError(f"{e} (build G and D with num_classes = the number of classes in the data)") from None
 
 
 # ----------------------------------------------------------------------------- bookkeeping
@@ -313,9 +439,10 @@ class _Bookkeeper:
     """Everything a training step leaves behind: the log (flushed with one host sync every
     ``log_every`` steps, NaN guard included), fixed-noise grids, checkpoints, the callback."""
 
-    def __init__(self, cfg, G, D, ema, optimizers, device, out_dir, callback):
+    def __init__(self, cfg, G, D, ema, optimizers, device, out_dir, callback, par: Optional[Parallel] = None):
         self.cfg, self.G, self.D, self.ema, self.opts = cfg, G, D, ema, optimizers
         self.device, self.callback = device, callback
+        self.par = par if par is not None else Parallel(device)   # torchrun: rank 0 writes, the others follow
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.history: dict = {}
         self.samples: list = []
@@ -326,11 +453,15 @@ class _Bookkeeper:
         self._lock = None
 
     def __enter__(self):
-        if self.out_dir is not None:
-            ensure_writable_dir(self.out_dir, "run folder")
-            self._lock = RunLock(self.out_dir).__enter__()      # one writer per run folder
-            remove_stale_temp_files(self.out_dir, LATEST)       # left by a writer killed mid-save
+        if self.out_dir is not None:                            # under torchrun on rank 0 only (None elsewhere)
+            self._lock = on_main(self._open_folder)
         return self
+
+    def _open_folder(self):
+        ensure_writable_dir(self.out_dir, "run folder")
+        lock = RunLock(self.out_dir).__enter__()                # one writer per run folder
+        remove_stale_temp_files(self.out_dir, LATEST)           # left by a writer killed mid-save
+        return lock
 
     def __exit__(self, *exc):
         if self._lock is not None:
@@ -344,9 +475,10 @@ class _Bookkeeper:
         if self.out_dir is None:
             raise ConfigError("resume=True needs out_dir (where checkpoint_latest.pt lives)")
         path = self.out_dir / LATEST
-        if not path.exists():
+        where = "cpu" if self.par.active else self.device      # torchrun: rank 0 reads it, every rank gets it
+        ck = on_main(lambda: load_checkpoint(path, map_location=where) if path.exists() else None, share=True)
+        if ck is None:
             return 0
-        ck = load_checkpoint(path, map_location=self.device)
         check_resumable(ck, self.G, self.D, self.cfg, data, path)
         got = restore_training(ck, G=self.G, D=self.D, ema=self.ema, opt_g=self.opts[0], opt_d=self.opts[1],
                                loader=data, device=self.device)
@@ -360,12 +492,14 @@ class _Bookkeeper:
         ckpt = self.out_dir is not None and (last or (cfg.ckpt_every and step % cfg.ckpt_every == 0))
         grid = last or (cfg.sample_every and step % cfg.sample_every == 0)
         if last or ckpt or step % cfg.log_every == 0:
-            self.flush(step)                              # NaN check happens here, before any save
+            stop = self.flush(step, stop)                 # NaN check, before any save; torchrun: ranks agree on stop
+        elif self.par.active:
+            stop = False                                  # torchrun: a stop waits for the next flush (same step on all)
         if grid:
             self.sample_grid(step)
         if ckpt:
             self.save(step, fp)
-        if self.callback is not None and (step % cfg.log_every == 0 or last or grid):
+        if self.callback is not None and self.par.is_main and (step % cfg.log_every == 0 or last or grid):
             with fp.caller_layout():                      # the callback sees G, D, G_ema in the caller's layout
                 self.callback({"step": step, "history": self.history, "samples": self.samples,
                                "G_ema": self.ema.model if self.ema is not None else self.G})
@@ -385,11 +519,16 @@ class _Bookkeeper:
         path = self.out_dir / LATEST if self.out_dir is not None else None
         return str(path) if path is not None and path.exists() else "none saved"
 
-    def flush(self, step: int) -> None:
+    def flush(self, step: int, stop: bool = False) -> bool:
+        """Move the buffered scalars to the history (and check them); returns ``stop``, under torchrun
+        True when any rank asked to stop."""
         if not self.buffer:
-            return
+            return stop
         now, n = time.perf_counter(), len(self.buffer)
-        stacked = {k: torch.stack([b[k].float() for b in self.buffer]).cpu().tolist() for k in self.buffer[0]}  # one sync
+        keys = list(self.buffer[0])
+        table = torch.stack([torch.stack([b[k].float() for b in self.buffer]) for k in keys])  # (keys, steps)
+        table, stop = self.par.mean(table, stop)          # torchrun: the global batch's values, on every rank
+        stacked = dict(zip(keys, table.cpu().tolist()))   # one sync
         for name in ("loss_D", "loss_G"):
             bad = [i for i, v in enumerate(stacked[name]) if not math.isfinite(v)]
             if bad:
@@ -402,8 +541,12 @@ class _Bookkeeper:
             self.history.setdefault(k, []).extend(v)
         self.history.setdefault("images_per_s", []).extend([ips] * n)
         self.buffer, self.t_flush = [], now
+        return stop
 
     def sample_grid(self, step: int) -> None:
+        on_main(self._draw_grid, step)                    # torchrun: rank 0 draws and writes, the others wait
+
+    def _draw_grid(self, step: int) -> None:
         imgs = sample(self.ema.model if self.ema is not None else self.G, z=self.fixed_z).contiguous()
         self.samples.append((step, imgs))
         if self.out_dir is not None and imgs.dim() == 4:
@@ -418,13 +561,13 @@ class _Bookkeeper:
             raise NonFiniteLossError(f"a weight of G, D or the EMA generator is NaN or inf at step {step} (the losses "
                                      f"were still finite); nothing was saved. Last good checkpoint: {self._last_good()}. "
                                      "Lower the learning rates or check the data range.")
-        save_checkpoint(training_state(step=step, cfg=self.cfg, G=self.G, D=self.D, ema=self.ema, opt_g=self.opts[0],
-                                       opt_d=self.opts[1], fixed_noise=self.fixed_z, history=self.history,
-                                       loader=fp.data, device=self.device), self.out_dir / LATEST)
+        on_main(lambda: save_checkpoint(training_state(  # torchrun: rank 0 writes, the others wait
+            step=step, cfg=self.cfg, G=self.G, D=self.D, ema=self.ema, opt_g=self.opts[0], opt_d=self.opts[1],
+            fixed_noise=self.fixed_z, history=self.history, loader=fp.data, device=self.device), self.out_dir / LATEST))
 
     def write_history(self) -> None:
         if self.out_dir is not None:
-            atomic_write(self.out_dir / "history.json", json.dumps(self.history))
+            on_main(atomic_write, self.out_dir / "history.json", json.dumps(self.history))
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -441,41 +584,50 @@ def train(G: nn.Module, D: nn.Module, data, cfg: TrainConfig, *, device=None, ou
     after every log flush with ``info = {"step", "history", "samples", "G_ema"}`` (live plots).
     ``cfg.fast`` (default: auto) turns on the fast path of :mod:`gan_utils.fast`; G, D, their
     optimisers and ``data`` are left in their original memory layout and device when it returns.
+
+    Under ``torchrun`` (:mod:`gan_utils.distributed`): G and D train in DistributedDataParallel,
+    ``cfg.batch_size`` is the global batch (each process gets its part of ``data``), rank 0 alone
+    writes and calls ``callback``, and every rank resumes from rank 0's checkpoint.
     """
     from tqdm.auto import tqdm
 
     from .fast import fast_path
 
     device = torch.device(device) if device is not None else next(G.parameters()).device
+    par = Parallel(device, cfg.sync_batchnorm)  # torchrun: the ranks of gan_utils.distributed; one process: nothing
     G.to(device).train()
     D.to(device).train()
+    par.same_start(G, D)                       # torchrun: rank 0's weights everywhere, before the EMA copies G
     opt_g, opt_d = optimizers or make_optimizers(G, D, cfg, device)
     ema = EMA(G, cfg.ema_decay) if cfg.ema_decay > 0 else None
     reuse = cfg.n_critic == 1                  # the G step reuses the D step's fake batch (and its graph)
-    new_z = lambda real: torch.randn(real.shape[0], cfg.latent_dim, device=device)  # noqa: E731
+    new_z = par.noise(cfg.latent_dim)          # z ~ N(0, I) for a batch (torchrun: this rank's rows of the global z)
+    data = par.shard(data)                     # torchrun: this rank's part of every global batch
+    progress = progress and par.is_main
 
-    with _Bookkeeper(cfg, G, D, ema, (opt_g, opt_d), device, out_dir, callback) as book:   # lock, resume, logs
+    with _Bookkeeper(cfg, G, D, ema, (opt_g, opt_d), device, out_dir, callback, par) as book:  # lock, resume, logs
         start = book.resume(data) if resume else 0
         with fast_path(cfg, G, D, ema and ema.model, (opt_g, opt_d), data, device, cfg.steps - start) as fp, \
-                _StopRequest() as stop:
+                par, _StopRequest() as stop:
             Gf, Df, batches = fp.G, fp.D, fp.batches       # G and D as the fast path runs them
             if start < cfg.steps:                           # set-up checks and compilation on the first batch
-                first = next(batches)
-                check_setup(G, D, first, cfg)
-                fp.warm_up(first)
+                first = next(batches)                       # (images, labels): labels None unless conditional
+                check_setup(G, D, first[0], cfg, labels=first[1])
+                fp.warm_up(first[0])
                 batches = itertools.chain([first], batches)
+            Gf, Df = par.wrap(Gf, Df)                       # torchrun: DistributedDataParallel (one process: as is)
             for step in (bar := tqdm(range(start, cfg.steps), initial=start, total=cfg.steps,
                                      desc=f"train {cfg.loss}", disable=not progress, dynamic_ncols=True)):
                 # (1) Update D: n_critic steps, each on a real batch and a detached fake batch
-                for _ in range(cfg.n_critic):
-                    real = next(batches)
+                for k in range(cfg.n_critic):
+                    real, y = next(batches)                # y: the batch's class labels (conditional GAN), else None
                     with torch.set_grad_enabled(reuse):
-                        fake = Gf(new_z(real))             # G's graph is kept only if the G step reuses it
-                    d_out = d_step(Df, real, fake, opt_d, cfg, scaler=fp.scaler_d)
+                        fake = generate(Gf, new_z(real), y)  # G(z) or G(z, y); its graph kept if the G step reuses it
+                    d_out = d_step(Df, real, fake, opt_d, cfg, scaler=fp.scaler_d, d_iter=step * cfg.n_critic + k, y=y)
                 # (2) Update G: through a frozen D
                 if not reuse:
-                    fake = Gf(new_z(real))
-                g_out = g_step(Df, fake, opt_g, cfg, G, scaler=fp.scaler_g)
+                    fake = generate(Gf, new_z(real), y)
+                g_out = g_step(Df, fake, opt_g, cfg, G, scaler=fp.scaler_g, y=y)
                 if ema is not None:
                     ema.update(G)
                 book.end_of_step(step + 1, {**d_out, **g_out}, fp, bar, stop.requested)  # logs, grids, checkpoints

@@ -32,6 +32,10 @@ CONCEPTS = {
     "06_evaluation": "FID from scratch, its protocol, bias and pitfalls; precision/recall",
     "07_wgan": "Wasserstein distance, weight clipping, gradient penalty, spectral norm",
     "08_full_training": "DCGAN vs WGAN-GP trained properly on a GPU, FID over training",
+    "09_conditional": "class-conditional GANs: conditional BatchNorm; concat vs projection vs AC-GAN at the same budget; "
+                      "class accuracy, per-class FD and precision/recall; truncation; your own image folder",
+    "10_modern_recipes": "why GANs circle (Dirac GAN eigenvalues); hinge + SN, R1, LSGAN compared over 3 seeds at "
+                         "equal steps and time; the TTUR preset; DiffAugment on 1 000 images; GANs vs diffusion today",
 }
 
 
@@ -54,29 +58,29 @@ def run(path: Path, smoke: bool, ckpt: str, save_dir: Path | None = None) -> flo
     import nbformat
     from nbclient import NotebookClient
 
-    saved = {k: os.environ.get(k) for k in ("GAN_COURSE_SMOKE", "GAN_COURSE_CHECKPOINTS")}
-    os.environ["GAN_COURSE_SMOKE"] = "1" if smoke else "0"
-    os.environ["GAN_COURSE_CHECKPOINTS"] = ckpt
-    try:
+    from gan_utils.runtime import temporary_env
+
+    with temporary_env(GAN_COURSE_SMOKE="1" if smoke else "0", GAN_COURSE_CHECKPOINTS=ckpt):
         nb = nbformat.read(path, as_version=4)
         t = time.perf_counter()
         NotebookClient(nb, timeout=None, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
         secs = time.perf_counter() - t
-        if save_dir is not None:  # the executed notebook, to read its numbers (never committed)
-            save_dir.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, save_dir / path.name)
-        return secs
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    if save_dir is not None:  # the executed notebook, to read its numbers (never committed)
+        save_dir.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, save_dir / path.name)
+    return secs
 
 
 # Notebooks whose default mode is GPU work: their CPU column says so instead of being timed for hours.
-GPU_NOTEBOOKS = {"08_full_training": "GPU notebook: not run on a CPU (2 x 10 000 training steps)"}
+def _gpu_note() -> str:
+    """Notebook 08's CPU cell: its default configs' step counts, read from the configs themselves."""
+    cfgs = ROOT / "gan_utils" / "configs"
+    steps = [json.loads((cfgs / f"{n}.json").read_text())["steps"] for n in ("dcgan_cifar10", "wgan_gp_cifar10")]
+    return f"GPU notebook: not run on a CPU ({steps[0]:,} + {steps[1]:,} generator steps)".replace(",", " ")
+
+
+GPU_NOTEBOOKS = {"08_full_training": _gpu_note()}
 
 
 def fmt(entry, missing: str = "not measured") -> str:

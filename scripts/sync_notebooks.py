@@ -2,11 +2,14 @@
 """Keep the parts every notebook shares identical, from one source of truth.
 
 For every ``notebooks/NN_*.ipynb`` this writes:
-  1. a first markdown cell with the "Open in Colab" badge (slug and ref from pyproject.toml,
-     ``[tool.gan-course]``), followed by the notebook's own title cell;
-  2. the first code cell: the setup cell below (install gan_utils on Colab, device, seed);
-  3. notebook metadata asking Colab for a GPU runtime; the tag `parameters` on the cell that
-     starts with ``# parameters`` (the smoke switch);
+  1. a first markdown cell with the "Open in Colab" link (slug and ref from pyproject.toml,
+     ``[tool.gan-course]``; a text link, which renders offline too), followed by the notebook's own
+     title cell;
+  2. the first code cell: the setup cell below (OMP_WAIT_POLICY, install gan_utils on Colab
+     without touching Colab's own packages, device, seed);
+  3. notebook metadata: the kernelspec JupyterLab itself writes (so opening a notebook changes
+     nothing), a Colab GPU runtime only for the notebooks in ``COLAB_ACCELERATOR``; the tag
+     `parameters` on the cell that starts with ``# parameters`` (the smoke switch);
 and strips outputs, except those of ``# NBVAL_CHECK_OUTPUT`` cells (the outputs policy in
 CONTRIBUTING.md): those are recorded from a real smoke-mode run by ``--record`` and compared by
 nbval on every CI run, so they cannot be hand-edited without CI failing.
@@ -18,6 +21,7 @@ nbval on every CI run, so they cannot be hand-edited without CI failing.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -27,6 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 BADGE_MARK = "<!-- colab-badge -->"
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+
+#: The runtime each notebook asks Colab for, by number; absent means a CPU runtime. Free GPU quota
+#: is scarce, so only notebooks whose default mode needs a GPU (08 trains two GANs for 2 x 10 000+
+#: steps) ask for one. Add 09/10 here if they do too.
+COLAB_ACCELERATOR = {"08": "GPU"}
+
+#: What JupyterLab (ipykernel) writes when it saves a notebook: committing the same means merely
+#: opening and saving a notebook changes nothing in its metadata.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
 def is_checked(cell) -> bool:
@@ -48,25 +61,73 @@ def badge_url(notebook_name: str) -> str:
 
 
 def badge_markdown(notebook_name: str) -> str:
-    return (f"{BADGE_MARK}\n[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-            f"({badge_url(notebook_name)})")
+    # A text link, not the remote badge image: that image is a broken icon offline (and in the
+    # working copy on a machine without network); a link renders everywhere.
+    gpu = " (asks for a GPU runtime)" if notebook_name[:2] in COLAB_ACCELERATOR else ""
+    return f"{BADGE_MARK}\n**[Open in Colab]({badge_url(notebook_name)})**{gpu}"
+
+
+def requirements() -> list[str]:
+    """gan_utils' runtime requirements as pyproject.toml declares them (the setup cell installs,
+    on Colab, only those that are not installed at all)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python < 3.11
+        import tomli as tomllib
+    return list(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+
+
+def _requires_literal(indent: str = "    ") -> str:
+    """pyproject's runtime requirements as a dict literal {distribution: requirement}, wrapped."""
+    names = [re.split(r"[<>=!~ ;\\[]", r, maxsplit=1)[0] for r in requirements()]
+    items = [f'"{n}": "{r}"' for n, r in zip(names, requirements())]
+    lines, line = [], ""
+    for item in items:
+        if line and len(indent) + 4 + len(line) + len(item) + 2 > 104:
+            lines.append(line.rstrip())
+            line = ""
+        line += item + ", "
+    lines.append(line.rstrip(", "))
+    return "{" + ("\n" + indent + "    ").join(lines) + "}"
 
 
 def setup_cell_source() -> str:
     repo, ref = course_slug()
     return f'''# Setup: the same first cell in every notebook (scripts/sync_notebooks.py keeps them identical).
-# On Colab, install gan_utils from this course's repository if it is missing; then pick the
-# device (cuda > mps > cpu) and seed every random number generator.
+# On Colab, install gan_utils from this course's repository if it is missing, keeping Colab's own
+# torch, numpy and ipywidgets; then pick the device (cuda > mps > cpu) and seed every random generator.
+import importlib
+import importlib.metadata
 import importlib.util
+import os
 import subprocess
 import sys
 
+# Idle OpenMP threads sleep instead of spinning (busy-waiting threads slow everything else on a
+# loaded CPU). torch reads this once, when it is imported: so it is set here, unless you set it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 COURSE_REPO, COURSE_REF = "{repo}", "{ref}"
 if "google.colab" in sys.modules and importlib.util.find_spec("gan_utils") is None:
-    PIP_INSTALL = [sys.executable, "-m", "pip", "install", "-q",
-                   f"gan_utils @ git+https://github.com/{{COURSE_REPO}}@{{COURSE_REF}}"]
-    print("Installing gan_utils:", " ".join(PIP_INSTALL))
-    subprocess.check_call(PIP_INSTALL)
+    # --no-deps: Colab's torch, numpy and ipywidgets stay as they are (replacing them under a running
+    # kernel breaks widgets); then only the requirements that are not installed at all
+    GAN_UTILS_REQUIRES = {_requires_literal()}
+
+    def installed(dist):
+        try:
+            return bool(importlib.metadata.version(dist))
+        except importlib.metadata.PackageNotFoundError:
+            return False
+
+    PIP = [sys.executable, "-m", "pip", "install", "-q"]
+    PIP_INSTALLS = [PIP + ["--no-deps", f"gan_utils @ git+https://github.com/{{COURSE_REPO}}@{{COURSE_REF}}"]]
+    missing = [req for dist, req in GAN_UTILS_REQUIRES.items() if not installed(dist)]
+    if missing:
+        PIP_INSTALLS.append(PIP + missing)
+    for cmd in PIP_INSTALLS:
+        print("Installing:", " ".join(cmd[4:]))
+        subprocess.check_call(cmd)
+    importlib.invalidate_caches()
 
 import torch
 import gan_utils
@@ -100,9 +161,16 @@ def sync(nb, name: str) -> None:
         if c.cell_type == "code" and not is_checked(c):
             c.outputs = []
             c.execution_count = None
-    nb.metadata["accelerator"] = "GPU"
-    nb.metadata.setdefault("colab", {})["provenance"] = []
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    colab = nb.metadata.setdefault("colab", {})
+    colab["provenance"] = []
+    accelerator = COLAB_ACCELERATOR.get(name[:2])
+    if accelerator:
+        nb.metadata["accelerator"] = accelerator
+        colab["gpuType"] = "T4"            # the free tier's GPU
+    else:
+        nb.metadata.pop("accelerator", None)
+        colab.pop("gpuType", None)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
     nb.nbformat, nb.nbformat_minor = 4, 5
 

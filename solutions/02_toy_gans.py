@@ -24,7 +24,8 @@ def kde(samples, x, bandwidth):
 
 
 def mode_coverage(samples, centers, std):
-    """Exercise 2: (modes covered, high-quality fraction) by the rule of gan_utils.metrics.mode_coverage.
+    """Exercise 2: (modes covered, high-quality fraction) by the course's rule ("hq-share", the default of
+    gan_utils.metrics.mode_coverage).
 
     High quality: within 3 std of the nearest centre. Covered: a mode holding at least
     max(1, 0.8 % of the high-quality samples).
@@ -51,3 +52,23 @@ def critic_field(D, lim, res):
     pts = torch.tensor(np.stack([gx.ravel(), gy.ravel()], axis=1), dtype=torch.float32)  # (res*res, 2)
     with torch.no_grad():
         return D(pts).numpy().reshape(res, res)
+
+
+def ns_gan_recipe():
+    """Exercise 4 (open): settings for the non-saturating GAN that reach nb02.RECIPE_TARGET on grid25.
+
+    WGAN-GP's toy optimiser of section 5 without its loss, a little faster: Adam 7e-4 with beta2 = 0.9 for
+    both players (larger steps than 2e-4, and an optimiser that forgets old gradient sizes quickly while the
+    players chase each other), and a short EMA (0.99: a window of about 100 steps, where 0.999's warm-up
+    reaches back several hundred and averages generators that sit on different modes). Measured with the
+    check's protocol on a 2-core CPU (seed 0), EMA generator on grid25 after 6 000 steps:
+
+        published recipe (Adam 2e-4, betas (0.5, 0.999))        20/25 modes, 34.8 % HQ
+        Adam 5e-4, betas (0.5, 0.9)                             23/25,       61.6 %
+        ... with ema_decay 0.99                                 23/25,       70.2 %
+        Adam 7e-4, betas (0.5, 0.9), ema_decay 0.99 (this one)  25/25,       91.1 %
+        Adam 1e-3, betas (0.5, 0.9)                             22/25,       67.4 %
+        a stronger D (lr_d 1e-3, or n_critic 2)                 16/25,       88 % / 84 %: sharp, modes dropped
+        published learning rates with lr_decay=True            18/25,       14.6 %: blurry
+    """
+    return {"lr_g": 7e-4, "lr_d": 7e-4, "betas_g": (0.5, 0.9), "betas_d": (0.5, 0.9), "ema_decay": 0.99}

@@ -114,3 +114,16 @@ def critic_update(critic, optimizer, loss, c):
 def gp_norm_layer(channels):
     """LayerNorm over (C, H, W) of each sample: GroupNorm with one group."""
     return nn.GroupNorm(1, channels)
+
+
+def dirac_d_loss(psi, theta, gamma=1.0):
+    """Exercise 9b (open): the Dirac GAN's D loss plus an R1 penalty (Mescheder et al. 2018, section 4.1).
+
+    R1 penalises the squared gradient of D's logit with respect to its input *at the real data*:
+    d(psi * x)/dx = psi at x = 0, so the penalty is gamma / 2 * psi^2. It damps the rotation around
+    the equilibrium without moving it (at psi = 0 the penalty and its gradient vanish). gamma = 1
+    converges here; much weaker still circles, much stronger (gamma ~ 100) pins psi at 0 and G learns
+    slowly.
+    """
+    bce = F.softplus(-(psi * 0.0)) + F.softplus(psi * theta)     # -log D(0) - log(1 - D(theta))
+    return bce + gamma / 2 * psi ** 2                             # + R1 at the real point x = 0

@@ -5,19 +5,11 @@ Each function has the name and signature of the notebook's stub; paste it over t
 tests/test_exercises_nb06.py runs every one of them through its check in CI.
 """
 import numpy as np
-
-
-def mean_and_covariance(features):
-    """Exercise 1: mean (d,) and unbiased covariance (d, d) of features (N, d), one row per image."""
-    x = np.asarray(features, dtype=np.float64)
-    mu = x.mean(axis=0)
-    centred = x - mu                                   # subtract the mean first: covariance, not E[x x^T]
-    sigma = centred.T @ centred / (len(x) - 1)         # ddof = 1, as np.cov(x, rowvar=False) and pytorch-fid
-    return mu, sigma
+import torch
 
 
 def fd_from_features(x1, x2):
-    """Exercise 2: the squared Fréchet distance of the Gaussian fits of x1 (n1, d) and x2 (n2, d).
+    """Exercise 1: the squared Fréchet distance of the Gaussian fits of x1 (n1, d) and x2 (n2, d).
 
     With A_i = (x_i - mu_i) / sqrt(n_i - 1) (centred rows), sigma_i = A_i^T A_i, so
     Tr(sigma_i) = sum of squares of A_i, and sigma1 sigma2 = A1^T (A1 A2^T) A2 has the same non-zero
@@ -34,7 +26,7 @@ def fd_from_features(x1, x2):
 
 
 def fd_infinity(ns, values):
-    """Exercise 3: least-squares fit FD_n = FD_inf + b / n; return FD_inf (the value at 1/n = 0)."""
+    """Exercise 2: least-squares fit FD_n = FD_inf + b / n; return FD_inf (the value at 1/n = 0)."""
     x = 1.0 / np.asarray(ns, dtype=np.float64)
     slope, intercept = np.polyfit(x, np.asarray(values, dtype=np.float64), 1)
     return float(intercept)
@@ -46,10 +38,26 @@ def _kth_neighbour_radius(x, k):
 
 
 def knn_precision_recall(real, fake, k=3):
-    """Exercise 4: improved precision and recall (Kynkäänniemi et al. 2019) with k-NN balls."""
+    """Exercise 3: improved precision and recall (Kynkäänniemi et al. 2019) with k-NN balls."""
     real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
     r_real, r_fake = _kth_neighbour_radius(real, k), _kth_neighbour_radius(fake, k)
     d = np.sqrt(((fake[:, None, :] - real[None, :, :]) ** 2).sum(-1))  # (M, N): fake j to real i
     precision = np.mean((d <= r_real[None, :]).any(axis=1))          # fake j inside some real ball
     recall = np.mean((d <= r_fake[:, None]).any(axis=0))             # real i inside some fake ball
     return float(precision), float(recall)
+
+
+def flag_copies(query_features, train_features, heldout_features, false_positive_rate=0.01):
+    """Exercise 4 (open): flag the queries that are (near-)copies of training images.
+
+    A query's distance to its nearest training image says little on its own: how close is "close"?
+    Held-out real images (certainly not copies) answer it. Flag a query when it is closer to the
+    training set than all but ``false_positive_rate`` of the held-out images are: a test whose
+    false-positive rate on novel real images is chosen, about 1 % here, by construction.
+    """
+    from gan_utils.metrics import nearest_neighbours
+
+    d_query = nearest_neighbours(query_features, train_features).distances[:, 0]       # (M,)
+    d_held = nearest_neighbours(heldout_features, train_features).distances[:, 0]      # (H,)
+    threshold = torch.quantile(d_held, false_positive_rate)
+    return (d_query < threshold).numpy()

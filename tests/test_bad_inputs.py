@@ -132,6 +132,7 @@ def test_rerunning_a_finished_run_without_resume_is_refused_unless_overwrite(tmp
 
 
 # ---------------------------------------------------------------- 4. Ctrl-C keeps a checkpoint
+@pytest.mark.slow   # > 20 s on 2 cores: run by `make test`, not by the floor test
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_ctrl_c_keeps_a_checkpoint_and_says_how_to_resume(tmp_path, sig):
     out = tmp_path / "r"
@@ -327,3 +328,13 @@ def test_an_unwritable_checkpoint_folder_names_its_variable(tmp_path, monkeypatc
     monkeypatch.setenv("GAN_COURSE_CHECKPOINTS", str(a_file))
     with pytest.raises(runtime.UserError, match="GAN_COURSE_CHECKPOINTS"):
         runtime.ensure_writable_dir(runtime.checkpoint_dir("04"), "checkpoint folder")
+
+
+def test_mode_coverage_refuses_points_that_are_not_2d_instead_of_reshaping_them():
+    from gan_utils.metrics import mode_coverage
+
+    centres = torch.zeros(8, 2)
+    with pytest.raises(ValueError, match=r"samples \(N, 2\).*\(4, 3\)"):
+        mode_coverage(torch.zeros(4, 3), centres, 0.02)
+    with pytest.raises(ValueError, match="std=0"):
+        mode_coverage(torch.zeros(4, 2), centres, 0.0)

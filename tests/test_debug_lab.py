@@ -171,6 +171,16 @@ def test_adam_beta1():
     assert r.error is None
 
 
+def test_dirac_gan_takes_a_d_loss_and_an_r1_penalty_makes_it_converge():
+    # guards against: exercise 9b's hook changing the lab's default Dirac GAN, or a hook that ignores
+    # the caller's loss (the exercise's regulariser would then measure nothing)
+    plain = L.dirac_gan(0.5, steps=300, lr=0.05)
+    same = L.dirac_gan(0.5, steps=300, lr=0.05, d_loss=L.dirac_d_loss)
+    assert plain == same
+    r1 = L.dirac_gan(0.5, steps=1500, lr=0.05, d_loss=lambda psi, theta: L.dirac_d_loss(psi, theta) + 0.5 * psi ** 2)
+    assert sum(r1["radius"][-500:]) / 500 < 0.01 < sum(plain["radius"][-100:]) / 100
+
+
 def test_sigmoid_bce():
     rows = {row["logit"]: row for row in L.bce_saturation_table()}
     # l = 20, target 0: sigmoid(20) rounds to 1.0 in float32 -> log(0) clamped -> loss 100, no gradient

@@ -14,6 +14,7 @@ CHECKS = {
     "kde": nb02.check_kde,
     "mode_coverage": nb02.check_mode_coverage,
     "critic_field": nb02.check_critic_field,
+    "ns_gan_recipe": nb02.check_recipe,          # smoke-size by default: validity and a short run, not the target
 }
 
 
@@ -94,6 +95,14 @@ WRONG = [
     ("critic_field", _field_flipped, "upside down"),
     ("critic_field", _field_flat, "reshape"),
     ("critic_field", _field_wrong_range, "wrong values"),
+    ("ns_gan_recipe", lambda: {"loss": "wgan-gp"}, "non-saturating"),
+    ("ns_gan_recipe", lambda: {"lr_g": 1e-3, "steps": 20_000}, "budget"),
+    ("ns_gan_recipe", lambda: {"hidden": 512}, "budget"),
+    ("ns_gan_recipe", lambda: {"lr_g": -1e-3}, "positive learning rate"),
+    ("ns_gan_recipe", lambda: [("lr_g", 1e-3)], "dict"),
+    ("ns_gan_recipe", lambda: {"momentum": 0.9}, "unknown setting"),
+    ("ns_gan_recipe", lambda: {"n_critic": 10}, "n_critic"),
+    ("ns_gan_recipe", lambda: {"betas_g": 0.5}, "pair"),
 ]
 
 
@@ -103,3 +112,28 @@ def test_wrong_answer_fails_with_a_helpful_message(name, wrong, hint):
     with pytest.raises(AssertionError) as info:
         CHECKS[name](wrong)
     assert hint in str(info.value), f"message should mention {hint!r}: {info.value}"
+
+
+def test_recipe_check_enforces_the_target_in_full_mode(monkeypatch):
+    # guards against: an open exercise whose target is never checked (any recipe would "pass"). The
+    # published recipe, 20 steps of tiny networks: far below the target, so full mode must reject it,
+    # while smoke mode (the same run) only reports it.
+    small = dict(steps=20, hidden=16, depth=2, n_samples=300)
+    for key, value in small.items():
+        monkeypatch.setitem(nb02.RECIPE_TARGET, key, value)
+    with pytest.raises(AssertionError, match="below the target"):
+        nb02.check_recipe(lambda: {}, full=True, **small)
+    assert nb02.check_recipe(lambda: {}, full=False, **small) is True
+
+
+def test_recipe_check_refuses_a_full_run_with_another_budget():
+    # guards against: "reaching" the target with more steps or bigger networks than it was set for
+    with pytest.raises(AssertionError, match="budget"):
+        nb02.check_recipe(lambda: {}, steps=12_000, hidden=128, depth=3, n_samples=2500, full=True)
+
+
+def test_recipe_check_trains_with_the_recipe_it_was_given(capsys):
+    # guards against: a check that validates the recipe but trains with the defaults
+    nb02.check_recipe(lambda: {"lr_g": 3e-4, "betas_d": [0.5, 0.9]}, steps=10, hidden=16, depth=2, n_samples=200)
+    out = capsys.readouterr().out
+    assert "'lr_g': 0.0003" in out and "valid, and it trains" in out

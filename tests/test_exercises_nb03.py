@@ -13,6 +13,7 @@ CHECKS = {
     "d_step": nb03.check_d_step,
     "g_step": nb03.check_g_step,
     "mlp_param_count": nb03.check_mlp_param_count,
+    "tuned_settings": nb03.check_tuning,         # smoke-size by default: validity and a short run, not the target
 }
 
 
@@ -21,7 +22,7 @@ test_reference_solution_passes_its_check, test_unsolved_stub_reports_not_attempt
     standard_check_tests(CHECKS, SOL)
 
 
-test_checks_leave_the_global_random_stream_alone = rng_untouched_test(CHECKS, SOL, ["d_step", "g_step"])
+test_checks_leave_the_global_random_stream_alone = rng_untouched_test(CHECKS, SOL, ["d_step", "g_step", "tuned_settings"])
 
 
 # ---------------------------------------------------------------- wrong answers must fail
@@ -132,12 +133,42 @@ WRONG = [
     ("mlp_param_count", _count_no_bias, "bias"),
     ("mlp_param_count", _count_depth_off_by_one, "hidden layers"),
     ("mlp_param_count", lambda i, h, d, o: i * h, "expected"),
+    ("tuned_settings", lambda: {"lr_g": 1e-3, "steps": 20_000}, "budget"),
+    ("tuned_settings", lambda: {"loss": "wgan-gp"}, "budget"),
+    ("tuned_settings", lambda: {"lr_d": 0.0}, "positive learning rate"),
+    ("tuned_settings", lambda: {"betas_g": (0.5,)}, "pair"),
+    ("tuned_settings", lambda: 2e-4, "dict"),
 ]
 
 
-@pytest.mark.parametrize("name, wrong, hint", WRONG, ids=[f"{n}-{w.__name__}" for n, w, _ in WRONG])
+@pytest.mark.parametrize("name, wrong, hint", WRONG, ids=[f"{n}-{getattr(w, '__name__', 'lambda')}" for n, w, _ in WRONG])
 def test_wrong_answer_fails_with_a_helpful_message(name, wrong, hint):
     # guards against: a check that accepts anything (the learner would "pass" a wrong answer)
     with pytest.raises(AssertionError) as info:
         CHECKS[name](wrong)
     assert hint in str(info.value), f"message should mention {hint!r}: {info.value}"
+
+
+def test_tuning_check_enforces_its_target_in_full_mode(monkeypatch):
+    # guards against: an open exercise whose target is never checked (any settings would "pass"). A target
+    # no score can meet must reject, one every score meets must accept, with the same short run.
+    small = dict(steps=4, g_hidden=16, d_hidden=8, n=128)
+    monkeypatch.setitem(nb03.TUNING_TARGET, "steps", small["steps"])
+    monkeypatch.setitem(nb03.TUNING_TARGET, "n", small["n"])
+    monkeypatch.setitem(nb03.TUNING_TARGET, "fd", 0.0)
+    with pytest.raises(AssertionError, match="above the target"):
+        nb03.check_tuning(lambda: {}, full=True, **small)
+    monkeypatch.setitem(nb03.TUNING_TARGET, "fd", 1e9)
+    assert nb03.check_tuning(lambda: {}, full=True, **small) is True
+
+
+def test_tuning_check_refuses_a_full_run_with_another_budget():
+    # guards against: "reaching" the target with more steps than the target was set for
+    with pytest.raises(AssertionError, match="holds for"):
+        nb03.check_tuning(lambda: {}, steps=3, n=64, full=True)
+
+
+def test_tuning_target_was_set_below_the_recipe_of_section_4():
+    # guards against: a target the unchanged recipe already meets (the exercise would ask for nothing)
+    t = nb03.TUNING_TARGET
+    assert t["fd"] is not None and t["fd"] < t["recipe_fd"]

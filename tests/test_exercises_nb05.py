@@ -27,6 +27,7 @@ CHECKS = {
     "gradient_penalty": (nb05.check_gradient_penalty, (SOL.gradient_penalty,)),
     "critic_update": (nb05.check_critic_update, (SOL.critic_update,)),
     "gp_norm_layer": (nb05.check_gp_norm_layer, (SOL.gp_norm_layer,)),
+    "dirac_d_loss": (nb05.check_dirac_regulariser, (SOL.dirac_d_loss,)),
 }
 
 
@@ -238,6 +239,30 @@ WRONG += [
     ("gradient_penalty", (_gp_eps_per_pixel,), "one eps per sample"),
     ("critic_update", (_clip_before_step,), "optimizer.step(), so |w| <= c"),
     ("critic_update", (_clip_no_zero_grad,), "zero the old gradients"),
+]
+
+
+# exercise 9b (open, measured): the target rejects too weak, too strong and wrong-signed regularisers;
+# the rule rejects "regularisers" that use the generator's theta, and a loss without the BCE part
+def _dirac_r1(gamma):
+    return lambda psi, theta: SOL.dirac_d_loss(psi, theta, gamma=gamma)
+
+
+def _dirac_uses_theta(psi, theta):
+    return SOL.dirac_d_loss(psi, theta, gamma=0.0) + (psi + theta) ** 2      # steers psi to -theta: not allowed
+
+
+def _dirac_no_bce(psi, theta):
+    return psi ** 2
+
+
+WRONG += [
+    ("dirac_d_loss", (_dirac_r1(0.0),), "target below"),            # plain BCE: circles (section 9)
+    ("dirac_d_loss", (_dirac_r1(0.3),), "target below"),            # too weak
+    ("dirac_d_loss", (_dirac_r1(100.0),), "target below"),          # so strong that psi is pinned at 0
+    ("dirac_d_loss", (_dirac_r1(-1.0),), "target below"),           # wrong sign
+    ("dirac_d_loss", (_dirac_uses_theta,), "changes with theta"),
+    ("dirac_d_loss", (_dirac_no_bce,), "does not depend on the generator"),
 ]
 
 

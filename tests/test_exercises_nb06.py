@@ -9,6 +9,7 @@ import torch
 
 from gan_utils.lessons import evaluation
 from gan_utils.exercises import nb06
+from gan_utils.metrics import nearest_neighbours
 from exercise_harness import load_solutions, standard_check_tests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,10 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SOL = load_solutions("06_evaluation.py")
 CHECKS = {
-    "mean_and_covariance": nb06.check_mean_and_covariance,
     "fd_from_features": nb06.check_fd_from_features,
     "fd_infinity": nb06.check_fd_infinity,
     "knn_precision_recall": nb06.check_knn_precision_recall,
+    "flag_copies": nb06.check_flag_copies,
 }
 
 
@@ -49,18 +50,6 @@ def test_statistics_route_with_sqrtm_real_part_is_accepted():
 
 
 # ---------------------------------------------------------------- wrong answers must fail
-def _stats_ddof0(x):
-    return x.mean(0), np.cov(x, rowvar=False, ddof=0)
-
-
-def _stats_rowvar(x):
-    return x.mean(0), np.cov(x)
-
-
-def _stats_second_moment(x):
-    return x.mean(0), x.T @ x / (len(x) - 1)
-
-
 def _fd_complex(x1, x2):
     return _fd_sqrtm(x1, x2, real_part=False)
 
@@ -161,11 +150,27 @@ def _pr_nearest_only(real, fake, k):
     return float((d.min(1) < 1.0).mean()), float((d.min(0) < 1.0).mean())
 
 
+def _copies_exact_only(q, train, held):
+    return nearest_neighbours(q, train).distances[:, 0].numpy() < 1e-6
+
+
+def _copies_absolute_threshold(q, train, held):
+    return nearest_neighbours(q, train).distances[:, 0].numpy() < 3.0      # a guess, not calibrated
+
+
+def _copies_flag_everything(q, train, held):
+    return np.ones(len(q), dtype=bool)
+
+
+def _copies_one_per_training_image(q, train, held):
+    return np.zeros(len(train), dtype=bool)
+
+
 WRONG = [
-    ("mean_and_covariance", _stats_ddof0, "N - 1"),
-    ("mean_and_covariance", _stats_rowvar, "rowvar=False"),
-    ("mean_and_covariance", _stats_second_moment, "subtract the mean"),
-    ("mean_and_covariance", lambda x: x.mean(0), "pair"),
+    ("flag_copies", _copies_exact_only, "exact copies only"),
+    ("flag_copies", _copies_absolute_threshold, "Calibrate"),
+    ("flag_copies", _copies_flag_everything, "Calibrate"),
+    ("flag_copies", _copies_one_per_training_image, "one flag per query"),
     ("fd_from_features", _fd_complex, "complex"),
     ("fd_from_features", _fd_nan, "clip"),
     ("fd_from_features", _fd_nan_returned, "clip"),
@@ -278,3 +283,29 @@ def test_dcgan_settings_match_notebook_04():
     ours = params("06_evaluation.ipynb")
     assert set(ours) == {"WIDTH", "BATCH", "STEPS", "SAMPLE_EVERY"}
     assert ours == params("04_dcgan.ipynb")
+
+
+def test_kid_versus_n_measures_the_very_samples_that_fd_versus_n_measures():
+    # guards against: notebook 06 comparing FD and KID on different draws (the comparison of their
+    # small-n behaviour would then mix the metrics' bias with sampling noise)
+    from gan_utils.metrics import mmd2_unbiased
+
+    rng = np.random.default_rng(0)
+    calls = {"fd": [], "kid": []}
+
+    def source(key):
+        def draw(n, seed):
+            calls[key].append((n, seed))
+            return torch.as_tensor(np.random.default_rng(seed).standard_normal((n, 4)))
+        return draw
+
+    ref = rng.standard_normal((50, 4))
+    mu, sigma = ref.mean(0), np.cov(ref, rowvar=False)
+    evaluation.fd_versus_n(source("fd"), mu, sigma, [10, 20], repeats=2, seed=3, progress=False)
+    kids = evaluation.kid_versus_n(source("kid"), ref, [10, 20], repeats=2, seed=3, progress=False)
+    assert calls["fd"] == calls["kid"] and len(calls["kid"]) == 4
+    pool = torch.as_tensor(rng.standard_normal((40, 4)))
+    got = evaluation.kid_versus_n(pool, ref, [15], repeats=2, seed=7, progress=False)[15]
+    g = torch.Generator().manual_seed(7)
+    want = [mmd2_unbiased(ref, pool[torch.randperm(40, generator=g)[:15]]) for _ in range(2)]
+    assert np.allclose(got, want, rtol=1e-12) and kids[10][0] != kids[10][1]

@@ -13,6 +13,7 @@ CHECKS = {
     "w1_from_samples": nb07.check_w1_from_samples,
     "spectral_norm": nb07.check_spectral_norm,
     "critic_step_gp": nb07.check_critic_step_gp,
+    "critic_objective": nb07.check_critic_objective,
 }
 
 
@@ -100,7 +101,31 @@ def _gp_variant(sign=1.0, penalty=True, zero_grad=True, per_pixel=False, pixel_e
     return step
 
 
+# exercise 4 (open, measured): section 3's soft penalty overshoots, no constraint is not Lipschitz,
+# nor is a critic forced to the number W1 = 4 of section 3, a sign error scores the fakes higher
+def _objective_gp(lam):
+    from gan_utils import losses
+
+    return lambda f, real, fake: f(fake).mean() - f(real).mean() + lam * losses.gradient_penalty(f, real, fake)
+
+
+def _objective_unconstrained(f, real, fake):
+    return f(fake).mean() - f(real).mean()
+
+
+def _objective_hit_the_number(f, real, fake):
+    return (f(real).mean() - f(fake).mean() - 4.0) ** 2
+
+
+def _objective_wrong_sign(f, real, fake):
+    return SOL.critic_objective(f, fake, real)            # real and fake swapped
+
+
 WRONG = [
+    ("critic_objective", _objective_gp(10.0), "two-sided penalty"),
+    ("critic_objective", _objective_unconstrained, "1-Lipschitz"),
+    ("critic_objective", _objective_hit_the_number, "1-Lipschitz"),
+    ("critic_objective", _objective_wrong_sign, "<= 0"),
     ("w1_from_samples", _w1_unsorted, "sorted order"),
     ("w1_from_samples", _w1_means, "lower bound"),
     ("w1_from_samples", _w1_w2, "W2"),

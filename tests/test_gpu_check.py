@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow   # > 20 s on 2 cores: run by `make test`, not by the floor test
 def test_gpu_check_dry_run_runs_every_part_and_writes_every_record(tmp_path):
     before = {p: p.read_bytes() for p in (ROOT / "docs" / "runtimes.json", ROOT / "benchmarks" / "RESULTS.md",
                                             ROOT / "configs" / "RESULTS.md")}

@@ -122,3 +122,96 @@ def test_latent_explorer_draws_a_labelled_figure_for_both_methods():
         plt.close(fig)
     with pytest.raises(ValueError, match="method"):
         draw(method="cubic")
+
+
+# ---------------------------------------------------------------- the EMA generator (section 4)
+def test_ema_decays_follow_the_warm_up_that_notebook_04_states():
+    # guards against: notebook 04's description of train's EMA (its warm-up formula, its numbers)
+    # drifting from gan_utils.train.EMA
+    import numpy as np
+
+    d = latent.ema_decays(10_000, 0.999)
+    t = np.arange(1, 10_001)
+    assert np.allclose(d, np.minimum(0.999, (1 + t) / (10 + t)), rtol=0, atol=1e-12)
+    assert int(np.argmax(d >= 0.999)) + 1 == 8990          # the first update at the full decay
+
+
+def test_ema_weights_match_a_direct_simulation_of_the_ema_class():
+    # guards against: an off-by-one between "the generator of step s" and the decay applied with it
+    import numpy as np
+    import torch.nn as nn
+
+    from gan_utils.train import EMA
+
+    T = 40
+
+    class OneHot(nn.Module):                                # parameter = indicator of "the step"
+        def __init__(self):
+            super().__init__()
+            self.p = nn.Parameter(torch.zeros(T + 1, dtype=torch.float64))
+
+    g = OneHot()
+    with torch.no_grad():
+        g.p[0] = 1.0                                        # the initial weights
+    ema = EMA(g, 0.9)
+    for s in range(1, T + 1):
+        with torch.no_grad():
+            g.p.zero_()
+            g.p[s] = 1.0                                    # the generator after step s
+        ema.update(g)
+    w = latent.ema_weights(latent.ema_decays(T, 0.9))
+    assert np.allclose(w, ema.model.p.detach().numpy(), atol=1e-12) and abs(w.sum() - 1) < 1e-12
+
+
+def test_ema_summary_of_a_3000_step_run_is_not_the_rule_of_thumb():
+    # guards against: the "decay 0.999 averages the last 1000 steps" error the notebook used to make
+    s = latent.ema_summary(3000, 0.999)
+    assert 300 < s["window"] < 400 and s["share_older"] < 0.05 < 0.3 < s["share_older_constant"]
+
+
+def test_recompute_batchnorm_stats_averages_the_models_own_batch_statistics():
+    # guards against: statistics left from the raw G (no reset), or an exponential average over the
+    # recalibration batches (momentum left at 0.1) instead of their plain mean
+    G = DCGANGenerator(16, 1, 32, width=8)
+    name, bn = next((n, m) for n, m in G.named_modules() if isinstance(m, torch.nn.BatchNorm2d))
+    with torch.no_grad():
+        bn.running_mean.fill_(5.0)                          # stale statistics "copied from another G"
+    before = {k: v.clone() for k, v in G.state_dict().items()}
+    G2 = latent.recompute_batchnorm_stats(G, 16, n_batches=3, batch_size=8, seed=0)
+    assert not G2.training and all(torch.equal(before[k], v) for k, v in G.state_dict().items())  # G untouched
+    bn2 = dict(G2.named_modules())[name]
+    assert bn2.momentum == bn.momentum                      # restored after the recalibration
+    # the plain mean over the same three batches of that layer's per-channel input means
+    g, means = torch.Generator().manual_seed(0), []
+    hook = bn.register_forward_pre_hook(lambda m, inp: means.append(inp[0].mean(dim=(0, 2, 3))))
+    G.train()
+    with torch.no_grad():
+        for _ in range(3):
+            G(torch.randn(8, 16, generator=g))
+    hook.remove()
+    assert torch.allclose(bn2.running_mean, torch.stack(means).mean(0), atol=1e-6)
+
+
+def test_notebook_04_prose_quotes_the_ema_numbers_that_train_produces():
+    # guards against: the prose of notebook 04's section 4 drifting from gan_utils.train.EMA (issue 16,
+    # item 1: it once said "averages roughly the last 1000 steps"); its numbers are printed by a cell,
+    # and this test keeps the sentences that quote them equal to what ema_summary measures today
+    import json
+    import re
+    from pathlib import Path
+
+    cells = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "04_dcgan.ipynb").read_text())["cells"]
+    src = ["".join(c["source"]) for c in cells]
+    steps = int(re.search(r"^STEPS = \d+ if SMOKE else (\d+)", next(s for s in src if s.startswith("# parameters")),
+                          re.M).group(1))
+    prose = next(s for s in src if s.startswith("Read the row of this notebook's run"))
+    warm_up = next(s for s in src if s.startswith("## 4 · The EMA generator"))
+    s = latent.ema_summary(steps, 0.999, old=1000)
+    d = latent.ema_decays(10_000, 0.999)
+    first_full = int((d >= 0.999).argmax()) + 1
+    for quoted in (f"$T = {steps}$", f"about {s['decay_last']:.3f}", f"horizon of {s['window']:.0f} steps",
+                   f"is {s['mean_age']:.0f} steps", f"{100 * s['share_older']:.1f} % of its weight comes from before "
+                   f"step {steps - 1000}", f"{100 * s['share_older_constant']:.1f} %"):
+        assert quoted in prose, f"notebook 04 section 4 should say {quoted!r} (from gan_utils.train.EMA)"
+    assert f"starts near {d[0]:.2f}" in warm_up
+    assert f"about {round(first_full, -3):,.0f} steps".replace(",", " ") in warm_up

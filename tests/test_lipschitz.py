@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 
 from gan_utils.lessons import theory, lipschitz  # noqa: E402
 from gan_utils.models import DCGANDiscriminator, DCGANGenerator  # noqa: E402
+from gan_utils.losses import gradient_penalty  # noqa: E402
 from gan_utils.train import TrainConfig, d_step  # noqa: E402
 
 LOG2 = math.log(2)
@@ -241,3 +242,24 @@ def test_plot_w_and_fd_draws_every_method_and_the_scatter():
     labels = [t.get_text() for t in axes[3].get_legend().get_texts()]
     assert len(labels) == 3 and all("Spearman +1.00" in t for t in labels), labels
     plt.close("all")
+
+
+def test_train_critic_1d_is_seeded_leaves_the_global_stream_alone_and_refuses_non_scalar_losses():
+    # guards against: exercise 4 of notebook 07 giving different verdicts on the same answer, moving
+    # the notebook's random stream, or training on a loss that is not one number
+    real, fake = torch.randn(200, 1) - 2, torch.randn(200, 1) + 2
+
+    def objective(f, r, q):
+        return f(q).mean() - f(r).mean() + 10 * gradient_penalty(f, r, q)
+
+    torch.manual_seed(5)
+    expected = torch.rand(2)
+    torch.manual_seed(5)
+    a = lipschitz.train_critic_1d(real, fake, objective, steps=30, anneal=10, seed=1)
+    assert torch.equal(torch.rand(2), expected)
+    b = lipschitz.train_critic_1d(real, fake, objective, steps=30, anneal=10, seed=1)
+    x = torch.linspace(-3, 3, 7).view(-1, 1)
+    with torch.no_grad():
+        assert torch.equal(a(x), b(x)) and a(x).shape == (7,)
+    with pytest.raises(ValueError, match="one number"):
+        lipschitz.train_critic_1d(real, fake, lambda f, r, q: f(r), steps=2)

@@ -7,6 +7,7 @@ import torch
 
 from gan_utils.lessons.toys import grid25, grid25_centers, ring8, ring8_centers
 from gan_utils.metrics import ModeCoverage, mode_coverage
+from gan_utils.metrics.modes import RULES, mode_coverage_rules
 
 
 def test_samples_exactly_at_the_centres_cover_every_mode_with_100_percent_quality():
@@ -56,7 +57,8 @@ def test_real_data_scores_full_coverage_and_the_gaussian_3_sigma_mass():
 
 
 def test_a_few_stragglers_do_not_cover_a_mode():
-    # guards against: "one sample on a mode = covered" (VEEGAN's rule asks for a share)
+    # guards against: the default rule silently becoming "one sample on a mode = covered" (that is
+    # VEEGAN's rule; the course's default, "hq-share", asks for 0.8 % of the high-quality samples)
     centers = ring8_centers()
     samples = torch.cat([centers[0].repeat(1000, 1), centers[1].repeat(1000, 1), centers[2].repeat(10, 1)])
     cov = mode_coverage(samples, centers, 0.02)
@@ -90,3 +92,67 @@ def test_accepts_numpy_and_rejects_empty_input():
     assert cov.modes_covered == 8 and str(cov) == "8/8 modes, 100.0% high quality"
     with pytest.raises(ValueError):
         mode_coverage(np.zeros((0, 2)), centers, 0.02)
+
+
+# ---------------------------------------------------------------- the three covering rules
+def _stragglers_and_noise():
+    """1000 samples on ring mode 0, 10 on mode 1, 1500 far from every mode: N = 2510, 1010 HQ."""
+    centers = ring8_centers()
+    samples = torch.cat([centers[0].repeat(1000, 1), centers[1].repeat(10, 1), torch.full((1500, 2), 50.0)])
+    return samples, centers
+
+
+def test_veegan_rule_counts_a_mode_with_one_high_quality_sample():
+    # guards against: attributing VEEGAN a share threshold. VEEGAN, section 5: the modes "whose mean
+    # is nearest to at least one high quality sample"
+    centers = ring8_centers()
+    samples = torch.cat([centers[0].repeat(1000, 1), centers[1].view(1, 2)])   # one sample on mode 1
+    assert mode_coverage(samples, centers, 0.02, rule="veegan").modes_covered == 2
+    assert mode_coverage(samples, centers, 0.02).modes_covered == 1           # hq-share: 1 < 0.8 % of 1001
+    near_miss = centers[1] + torch.tensor([3.001 * 0.02, 0.0])                 # not high quality
+    samples = torch.cat([centers[0].repeat(1000, 1), near_miss.view(1, 2)])
+    assert mode_coverage(samples, centers, 0.02, rule="veegan").modes_covered == 1
+
+
+def test_all_samples_rule_divides_by_all_samples_not_the_high_quality_ones():
+    # guards against: the "20 of 2 500" rule computed as a share of the HQ samples (the default rule)
+    samples, centers = _stragglers_and_noise()
+    hq_share = mode_coverage(samples, centers, 0.02)
+    all_samples = mode_coverage(samples, centers, 0.02, rule="all-samples")
+    assert hq_share.counts[:2] == all_samples.counts[:2] == [1000, 10]
+    assert hq_share.modes_covered == 2            # 10 >= 0.8 % of 1010 HQ samples = 8.08
+    assert all_samples.modes_covered == 1         # 10 <  0.8 % of 2510 samples = 20.08
+    assert mode_coverage(samples, centers, 0.02, rule="veegan").modes_covered == 2
+    assert hq_share.high_quality == all_samples.high_quality == pytest.approx(1010 / 2510)
+
+
+def test_all_samples_rule_is_20_of_2500_by_default():
+    # guards against: an off-by-one at the threshold (19 must fail, 20 must pass)
+    centers = ring8_centers()
+    for n_on_mode, covered in ((19, 1), (20, 2)):
+        samples = torch.cat([centers[0].repeat(1000, 1), centers[1].repeat(n_on_mode, 1),
+                             torch.full((2500 - 1000 - n_on_mode, 2), 50.0)])
+        assert mode_coverage(samples, centers, 0.02, rule="all-samples").modes_covered == covered
+
+
+def test_uniform_noise_covers_most_grid_modes_under_the_hq_rules_and_none_under_all_samples():
+    # guards against: presenting any single rule as noise-proof. 2 500 uniform points on [-5, 5]^2:
+    # ~45 HQ samples, ~1.8 per mode, so a threshold of one HQ sample is met by most modes.
+    centers, std = grid25_centers(), 0.05
+    g = torch.Generator().manual_seed(3)
+    noise = (torch.rand(2500, 2, generator=g) - 0.5) * 10
+    scores = mode_coverage_rules(noise, centers, std)
+    assert set(scores) == set(RULES) and all(s.rule == r for r, s in scores.items())
+    assert scores["veegan"].modes_covered >= 15
+    assert scores["hq-share"].modes_covered == scores["veegan"].modes_covered   # 0.8 % of ~45 HQ < 1
+    assert scores["all-samples"].modes_covered == 0
+    assert len({s.high_quality for s in scores.values()}) == 1
+
+
+def test_default_rule_is_unchanged_and_unknown_rules_are_rejected():
+    # guards against: a new keyword changing the course's table, or a typo silently using a default
+    samples, centers = _stragglers_and_noise()
+    assert mode_coverage(samples, centers, 0.02) == mode_coverage(samples, centers, 0.02, rule="hq-share")
+    assert mode_coverage(samples, centers, 0.02).rule == "hq-share"
+    with pytest.raises(ValueError, match="veegan"):
+        mode_coverage(samples, centers, 0.02, rule="VEEGAN")

@@ -159,3 +159,31 @@ def test_toy_mixtures_return_centres_and_std():
     assert x.shape == (1000, 2) and c.shape == (25, 2) and s == 0.05
     m = toys.mixture_1d(4000, generator=torch.Generator().manual_seed(0))
     assert abs(m.mean()) < 0.15 and (m > 0).float().mean().sub(0.5).abs() < 0.05
+
+
+# ---------------------------------------------------------------- what the EMA generator averages over
+def test_ema_weights_include_the_warm_up_of_train_EMA():
+    # guards against: prose (or a helper) that assumes a constant decay of 0.999. With train.EMA's
+    # warm-up d_t = min(0.999, (1 + t) / (10 + t)), the weights before step a have share
+    # prod_{u=a..T} d_u after T updates; a constant 0.999 would give 0.999 ** (T - a + 1) instead.
+    T, a = 3000, 2000
+    want = math.prod((1 + u) / (10 + u) for u in range(a, T + 1))
+    got = toys.ema_weight_before(T, a)
+    assert got == pytest.approx(want, rel=1e-9)
+    assert got < 0.05 < 0.999 ** (T - a + 1)                  # 2.6 %, not about a third
+    assert toys.ema_weight_before(T, 0) == 0.0 and toys.ema_weight_before(T, T + 0) == pytest.approx(3001 / 3010)
+
+
+def test_ema_summary_window_and_warm_up_end_match_the_class():
+    # guards against: the warm-up formula of ema_warmup_end drifting from train.EMA's
+    t_full = toys.ema_warmup_end(0.99)
+    assert t_full == 890                                      # (1 + 890) / (10 + 890) = 0.99
+    assert toys.ema_weight_before(t_full, t_full, decay=0.99) == pytest.approx(0.99, abs=1e-12)
+    assert toys.ema_weight_before(t_full - 1, t_full - 1, decay=0.99) < 0.99
+    s = toys.ema_summary(3000, recent=1000)
+    assert s["decay_last"] == pytest.approx(3001 / 3010) and s["window"] == pytest.approx(3010 / 9)
+    assert s["recent_share"] == pytest.approx(1 - toys.ema_weight_before(3000, 2001))
+    short = toys.ema_summary(30, recent=1000)
+    assert short["recent"] == 30 and short["recent_share"] == 1.0
+    with pytest.raises(ValueError):
+        toys.ema_weight_before(10, 11)

@@ -20,7 +20,7 @@ from .. import losses
 from ..models import MLPDiscriminator, MLPGenerator, count_parameters
 from ._common import _NotAttempted, _call, _fail, _not_attempted
 
-__all__ = ["check_d_step", "check_g_step", "check_mlp_param_count"]
+__all__ = ["check_d_step", "check_g_step", "check_mlp_param_count", "check_tuning", "TUNING_TARGET"]
 
 _LATENT, _SHAPE, _BATCH, _LR = 8, (1, 6, 6), 16, 0.1
 
@@ -223,4 +223,95 @@ def check_mlp_param_count(fn) -> bool:
     except _NotAttempted:
         return _not_attempted(name)
     print(f"{name}: matches count_parameters on {len(cases)} MLPs, the course's generator and discriminator included.")
+    return True
+
+
+# ---------------------------------------------------------------- exercise 4 (open): tune against a number
+#: Exercise 4's target: the FD-classifier (notebook 06; lower is better) that the MLP GAN of section 4 must reach
+#: after ``steps`` generator steps with the learner's optimiser settings, scored on ``n`` samples of the raw G
+#: against the Fashion-MNIST training set. Checked in the notebook's full run only. ``recipe_fd`` is what the
+#: unchanged recipe of section 4 (Adam 2e-4, betas (0.5, 0.999)) scored with that budget in the course's own run
+#: (2-core CPU, seed 0); the reference solution (solutions/03_mlp_gan.py) scored 44.3 there.
+TUNING_TARGET = {"steps": 1500, "n": 5000, "fd": 60.0, "recipe_fd": 95.2}
+TUNING_KEYS = {"lr_g", "lr_d", "betas_g", "betas_d"}
+
+
+def _validate_tuning(name: str, settings) -> dict:
+    if not isinstance(settings, dict):
+        _fail(f"{name}: return a dict of optimiser settings, e.g. {{'lr_g': 2e-4, 'lr_d': 2e-4}}, "
+              f"got {type(settings).__name__}")
+    extra = sorted(set(settings) - TUNING_KEYS)
+    if extra:
+        _fail(f"{name}: {extra} cannot be tuned here: the networks, the loss, the batch and the number of steps are "
+              f"the budget, which is fixed. Tune only {sorted(TUNING_KEYS)}.")
+    for key in ("lr_g", "lr_d"):
+        v = settings.get(key, 2e-4)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not (0 < v < 1):
+            _fail(f"{name}: {key} must be a positive learning rate below 1, got {v!r}")
+    for key in ("betas_g", "betas_d"):
+        b = settings.get(key, (0.5, 0.999))
+        if not (isinstance(b, (tuple, list)) and len(b) == 2 and all(isinstance(x, (int, float)) and 0 <= x < 1 for x in b)):
+            _fail(f"{name}: {key} must be a pair (beta1, beta2) with 0 <= beta < 1, got {b!r}")
+    return {k: (tuple(v) if k.startswith("betas") else v) for k, v in settings.items()}
+
+
+def check_tuning(fn, data=None, steps: int = 8, g_hidden: int = 32, d_hidden: int = 16, n: int = 256,
+                 full: bool = False, device=None, seed: int = 0, progress: bool = False) -> bool:
+    """``fn()`` must return optimiser settings (keys in :data:`TUNING_KEYS`) for the MLP GAN of notebook
+    03, section 4 (``MLPGenerator(100, (1, 28, 28), g_hidden, 3)``, ``MLPDiscriminator((1, 28, 28),
+    d_hidden, 3)``, batch 64, non-saturating loss, no EMA, seeded like ``make_gan``). The check trains it
+    for ``steps`` generator steps on ``data`` (default: Fashion-MNIST) and scores the raw generator with
+    the FD-classifier on ``n`` samples.
+
+    With ``full=True`` (the notebook's default mode, with ``TUNING_TARGET``'s steps and n) the score must be
+    at most ``TUNING_TARGET["fd"]``. With ``full=False`` (smoke mode: a few steps of tiny networks, far
+    from any target) it checks that the settings are valid and in effect, that training stays finite and
+    that the score is computed, and prints it.
+    """
+    import warnings
+
+    from .. import runtime
+    from ..data import InMemoryLoader, load_dataset
+    from ..metrics import fid
+    from ..train import NonFiniteLossError, TrainConfig, train
+
+    name = "tuning"
+    try:
+        settings = _call(fn)
+    except _NotAttempted:
+        return _not_attempted(name)
+    settings = _validate_tuning(name, settings)
+    if full and (steps, n) != (TUNING_TARGET["steps"], TUNING_TARGET["n"]):
+        _fail(f"{name}: the target holds for {TUNING_TARGET['steps']} steps and {TUNING_TARGET['n']} samples; "
+              f"got steps={steps}, n={n}")
+    data = load_dataset("fashion-mnist") if data is None else data
+    with torch.random.fork_rng(devices=[]):               # leave the notebook's random stream alone
+        runtime.seed_everything(seed)                     # the same initial networks as make_gan(seed)
+        G = MLPGenerator(100, out_shape=(1, 28, 28), hidden=g_hidden, depth=3, tanh_output=True)
+        D = MLPDiscriminator(in_shape=(1, 28, 28), hidden=d_hidden, depth=3)
+        cfg = TrainConfig(steps=steps, batch_size=64, latent_dim=100, ema_decay=0.0, sample_every=0,
+                          log_every=min(25, steps), seed=seed, **settings)
+        try:
+            loader = InMemoryLoader(data, batch_size=64, device=device if device is not None else "cpu", seed=seed)
+            result = train(G, D, loader, cfg,
+                           device=device, progress=progress)
+        except NonFiniteLossError as e:
+            _fail(f"{name}: training diverged with {settings} ({e}). Lower the learning rates.")
+        for key, value in settings.items():
+            if getattr(cfg, key) != value:
+                _fail(f"{name}: the run did not use {key}={value!r}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")               # small-n bias warning: smoke mode only compares nothing
+            score = fid(result.G, n=n, features="classifier", device=device, seed=seed,
+                        n_real=None if full else 2000)
+    said = f"{score.name} = {float(score):.2f} after {steps} steps with {settings or 'the recipe of section 4'}"
+    if not full:
+        print(f"{name}: valid, and it trains ({said}, {n} samples). Smoke mode: the target is checked only in the "
+              "full run.")
+        return True
+    target = TUNING_TARGET["fd"]
+    if float(score) > target:
+        _fail(f"{name}: {said}: above the target {target}. Look at the curves of section 5 and the broken runs of "
+              "section 6: which player is too slow or too fast in the first steps?")
+    print(f"{name}: target reached ({said} <= {target}).")
     return True

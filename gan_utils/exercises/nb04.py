@@ -1,5 +1,6 @@
 """Checks for the exercises of notebooks/04_dcgan.ipynb (references in :mod:`torch.nn`,
 :mod:`gan_utils.lessons.latent` and :class:`gan_utils.train.EMA`; solutions in solutions/04_dcgan.py).
+Exercise 4 is open: it has no reference function, only a measured target (``check_lr_pair``).
 
 Each ``check_*`` compares what the learner's function *returns or does* with the reference on
 seeded random inputs: it prints "not attempted yet" and returns ``False`` while the stub still raises
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 import torch
 import torch.nn as nn
@@ -17,7 +19,8 @@ import torch.nn as nn
 from ..lessons import latent
 from ._common import _NotAttempted, _call, _fail, _not_attempted
 
-__all__ = ["check_conv_output_size", "check_slerp", "check_ema_update"]
+__all__ = ["check_conv_output_size", "check_slerp", "check_ema_update", "check_lr_pair", "lr_pair_fd",
+           "LR_PAIR_BUDGET", "LR_PAIR_TARGET"]
 
 
 # ---------------------------------------------------------------- exercise 1: output sizes
@@ -117,54 +120,176 @@ def _ema_case(seed: int):
         torch.manual_seed(seed)
         model = nn.Sequential(nn.Linear(5, 7), nn.BatchNorm1d(7), nn.ReLU(), nn.Linear(7, 3))
         ema = copy.deepcopy(model)
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(torch.randn_like(p))                     # the trained weights moved away
-            model.train()
-            model(torch.randn(32, 5) * 3 + 1)                   # BatchNorm running stats moved too
     return model, ema
 
 
+def _move(model: nn.Module, seed: int) -> None:
+    """One 'training step': the weights and the BatchNorm running statistics move."""
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        for p in model.parameters():
+            p.add_(torch.randn_like(p))
+        model.train()
+        model(torch.randn(32, 5) * 3 + 1)
+
+
+def _warmup(decay: float, t: int) -> float:
+    return min(decay, (1 + t) / (10 + t))
+
+
+#: the updates t the check visits (it jumps to the large ones by setting the reference's counter)
+_EMA_STEPS = (1, 2, 3, 10, 100, 1000, 8989, 8990, 20_000)
+
+
 def check_ema_update(fn, seed: int = 0) -> bool:
-    """``fn(ema_model, model, decay)`` must update ``ema_model`` **in place**: every parameter
-    e <- decay * e + (1 - decay) * p, and every buffer (BatchNorm running statistics) copied from
-    ``model``; ``model`` itself must not change."""
+    """``fn(ema_model, model, decay, t)`` must do the t-th update (t = 1, 2, ...) of
+    :class:`gan_utils.train.EMA` **in place**: every parameter e <- d_t e + (1 - d_t) p with the
+    warmed-up decay d_t = min(decay, (1 + t) / (10 + t)), every buffer (BatchNorm running
+    statistics) copied from ``model``; ``model`` itself must not change. The check runs the
+    reference class side by side with ``fn`` over a sequence of updates."""
+    from ..train import EMA
+
     name = "ema_update"
     try:
-        for decay in (0.999, 0.9, 0.5):
+        for decay in (0.999, 0.9):
             model, ema = _ema_case(seed)
-            before_model = [t.clone() for t in list(model.parameters()) + list(model.buffers())]
-            ema_before = [p.clone() for p in ema.parameters()]
-            try:
-                out = _call(fn, ema, model, decay)
-            except RuntimeError as e:
-                if "in-place" in str(e):
-                    _fail(f"{name}: PyTorch refused an in-place update of a parameter that requires grad ({e}). "
-                          "Wrap the update in `with torch.no_grad():` (or decorate the function with @torch.no_grad()).")
-                raise
-            if out is not None and out is not ema and isinstance(out, nn.Module):
-                _fail(f"{name}: return nothing and update ema_model in place; your function built a new "
-                      "model, so the EMA the training loop keeps never changes.")
-            after_model = list(model.parameters()) + list(model.buffers())
-            if any(not torch.equal(a, b) for a, b in zip(before_model, after_model)):
-                _fail(f"{name}: the trained model changed. Only ema_model is updated; model is read.")
-            for (pname, e), p, e0 in zip(ema.named_parameters(), model.parameters(), ema_before):
-                want = decay * e0 + (1 - decay) * p.detach()
-                if torch.allclose(e, want, rtol=1e-5, atol=1e-7):
-                    continue
-                if torch.equal(e, e0):
-                    _fail(f"{name}: parameter {pname} of ema_model did not change: update it in place "
-                          "(e.mul_(decay).add_(p, alpha=1 - decay) or torch.lerp, under torch.no_grad()).")
-                if torch.allclose(e, (1 - decay) * e0 + decay * p.detach(), rtol=1e-5, atol=1e-7):
-                    _fail(f"{name}: decay and 1 - decay are swapped: the average keeps `decay` ({decay}) of its "
-                          "old value and takes 1 - decay of the new weights.")
-                _fail(f"{name}: parameter {pname} is wrong after the update (decay={decay}). "
-                      "Expected decay * e + (1 - decay) * p.")
-            for (bname, be), b in zip(ema.named_buffers(), model.buffers()):
-                if not torch.equal(be, b):
-                    _fail(f"{name}: buffer {bname} differs from the model's. Buffers such as BatchNorm's "
-                          "running_mean/var are statistics, not weights: copy them (be.copy_(b)).")
+            ref = EMA(model, decay)
+            for k, t in enumerate(_EMA_STEPS):
+                _move(model, seed + 100 * k)
+                ref.updates = t - 1                             # the reference's next update is the t-th
+                ref.update(model)
+                before_model = [x.clone() for x in list(model.parameters()) + list(model.buffers())]
+                ema_before = [p.detach().clone() for p in ema.parameters()]
+                try:
+                    out = _call(fn, ema, model, decay, t)
+                except RuntimeError as e:
+                    if "in-place" in str(e):
+                        _fail(f"{name}: PyTorch refused an in-place update of a parameter that requires grad ({e}). "
+                              "Wrap the update in `with torch.no_grad():` (or decorate the function with @torch.no_grad()).")
+                    raise
+                if out is not None and out is not ema and isinstance(out, nn.Module):
+                    _fail(f"{name}: return nothing and update ema_model in place; your function built a new "
+                          "model, so the EMA the training loop keeps never changes.")
+                after_model = list(model.parameters()) + list(model.buffers())
+                if any(not torch.equal(a, b) for a, b in zip(before_model, after_model)):
+                    _fail(f"{name}: the trained model changed. Only ema_model is updated; model is read.")
+                d_t = _warmup(decay, t)
+                for (pname, e), p, e0 in zip(ema.named_parameters(), model.parameters(), ema_before):
+                    want = d_t * e0 + (1 - d_t) * p.detach()
+                    if torch.allclose(e, want, rtol=1e-5, atol=1e-6):
+                        continue
+                    if torch.equal(e, e0):
+                        _fail(f"{name}: parameter {pname} of ema_model did not change: update it in place "
+                              "(e.mul_(d).add_(p, alpha=1 - d) or torch.lerp, under torch.no_grad()).")
+                    if torch.allclose(e, decay * e0 + (1 - decay) * p.detach(), rtol=1e-5, atol=1e-6):
+                        _fail(f"{name}: at update t={t} you used decay={decay}, but train's EMA warms up: it uses "
+                              f"d_t = min(decay, (1 + t) / (10 + t)) = {d_t:.4f} there (notebook 04, section 4).")
+                    if torch.allclose(e, (1 - d_t) * e0 + d_t * p.detach(), rtol=1e-5, atol=1e-6):
+                        _fail(f"{name}: d_t and 1 - d_t are swapped: the average keeps d_t ({d_t:.4f}) of its old "
+                              "value and takes 1 - d_t of the new weights.")
+                    uncapped = (1 + t) / (10 + t)
+                    if torch.allclose(e, uncapped * e0 + (1 - uncapped) * p.detach(), rtol=1e-5, atol=1e-6):
+                        _fail(f"{name}: at t={t} the warm-up (1 + t) / (10 + t) = {uncapped:.5f} exceeds decay={decay}: "
+                              "take the minimum of the two.")
+                    _fail(f"{name}: parameter {pname} is wrong after update t={t} (decay={decay}). Expected "
+                          f"d_t * e + (1 - d_t) * p with d_t = min(decay, (1 + t) / (10 + t)) = {d_t:.5f}.")
+                for (bname, be), b in zip(ema.named_buffers(), model.buffers()):
+                    if not torch.equal(be, b):
+                        _fail(f"{name}: buffer {bname} differs from the model's. Buffers such as BatchNorm's "
+                              "running_mean/var are statistics, not weights: copy them (be.copy_(b)).")
+                if not all(torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+                           for a, b in zip(ema.parameters(), ref.model.parameters())):
+                    _fail(f"{name}: after update t={t} your average differs from gan_utils.train.EMA's.")
     except _NotAttempted:
         return _not_attempted(name)
-    print(f"{name}: parameters averaged and BatchNorm buffers copied, in place, for 3 decays.")
+    print(f"{name}: matches gan_utils.train.EMA (warm-up, cap at decay, buffers copied, in place) "
+          f"at updates t = {', '.join(map(str, _EMA_STEPS))}, for 2 decays.")
+    return True
+
+
+# ---------------------------------------------------------------- exercise 4: a learning-rate pair that measures up
+#: the budget of exercise 4 in the default mode, and in smoke mode (CI): (width, steps, batch, FD samples)
+LR_PAIR_BUDGET = {"full": dict(width=16, steps=500, batch=64, n=2048), "smoke": dict(width=8, steps=20, batch=32, n=500)}
+#: the target: FD-classifier of the EMA generator after the full budget
+LR_PAIR_TARGET = 35.0
+
+
+def lr_pair_fd(lr_g: float, lr_d: float, smoke: bool = False, seed: int = 0, device=None) -> float:
+    """Train notebook 04's DCGAN (``LR_PAIR_BUDGET``: width 16, 500 steps of batch 64 in the default
+    mode) with Adam at ``lr_g`` / ``lr_d``, betas (0.5, 0.999), everything else as ``TrainConfig``,
+    from ``seed``, and return the FD-classifier of its EMA generator (``n`` samples against the 10 000
+    Fashion-MNIST test images). The global random state is restored afterwards."""
+    from .. import runtime
+    from ..data import InMemoryLoader, load_dataset
+    from ..metrics import ClassifierFeatures, fid
+    from ..models import DCGANDiscriminator, DCGANGenerator
+    from ..train import TrainConfig, train
+
+    b = LR_PAIR_BUDGET["smoke" if smoke else "full"]
+    device = device if device is not None else runtime.get_device()
+    data = load_dataset("fashion-mnist", image_size=32)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        G = DCGANGenerator(100, channels=1, image_size=32, width=b["width"])
+        D = DCGANDiscriminator(channels=1, image_size=32, width=b["width"])
+        cfg = TrainConfig(steps=b["steps"], batch_size=b["batch"], lr_g=float(lr_g), lr_d=float(lr_d),
+                          sample_every=0, log_every=min(50, b["steps"]), seed=seed)
+        result = train(G, D, InMemoryLoader(data, batch_size=b["batch"], device=device, seed=seed), cfg, device=device)
+        clf = ClassifierFeatures("fashion-mnist", device=device)
+        with warnings.catch_warnings():                      # smoke mode's n is below the extractor's minimum
+            warnings.simplefilter("ignore")
+            return float(fid(result.generator, features=clf, n=b["n"], split="test", device=device, seed=seed).value)
+
+
+def check_lr_pair(fn, smoke=None, seed: int = 0) -> bool:
+    """``fn()`` must return a pair ``(lr_g, lr_d)`` of Adam learning rates with which notebook 04's
+    DCGAN, trained for the budget ``LR_PAIR_BUDGET["full"]`` (width 16, 500 generator steps, batch
+    64, betas (0.5, 0.999), seed 0), reaches an FD-classifier of its EMA generator below
+    ``LR_PAIR_TARGET`` (2048 samples against the 10 000 test images).
+
+    ``smoke`` (default: ``gan_utils.SMOKE``): in smoke mode (CI) the check trains a width-8 model for
+    20 steps and checks only that the pair is usable (two positive, finite learning rates that train
+    without a NaN); the target itself is checked in the default mode, where the run takes about a
+    minute on a 2-core CPU.
+    """
+    from .. import runtime
+
+    name = "lr_pair"
+    smoke = runtime.SMOKE if smoke is None else bool(smoke)
+    try:
+        out = _call(fn)
+    except _NotAttempted:
+        return _not_attempted(name)
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        _fail(f"{name} should return a pair (lr_g, lr_d), got {out!r}")
+    try:
+        lr_g, lr_d = (float(v) for v in out)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{name} should return two numbers (lr_g, lr_d), got {out!r}") from None
+    for label, lr in (("lr_g", lr_g), ("lr_d", lr_d)):
+        if not math.isfinite(lr) or lr <= 0:
+            _fail(f"{name}: {label} = {lr!r}; a learning rate must be a positive number.")
+        if lr > 0.1:
+            _fail(f"{name}: {label} = {lr:g} is far beyond anything Adam trains a GAN with (the DCGAN paper found "
+                  "1e-3 already unstable over long runs); try values between 1e-4 and 2e-3.")
+    b = LR_PAIR_BUDGET["smoke" if smoke else "full"]
+    from ..train import NonFiniteLossError
+
+    try:
+        fd = lr_pair_fd(lr_g, lr_d, smoke=smoke, seed=seed)
+    except NonFiniteLossError as e:                                 # train()'s NaN guard
+        _fail(f"{name}: training with lr_g={lr_g:g}, lr_d={lr_d:g} diverged ({e}). Lower the learning rates.")
+    if not math.isfinite(fd):
+        _fail(f"{name}: the FD-classifier after training is {fd}: the run diverged. Lower the learning rates.")
+    if smoke:
+        print(f"{name}: smoke mode: (lr_g, lr_d) = ({lr_g:g}, {lr_d:g}) trains ({b['steps']} steps at width "
+              f"{b['width']}: FD-classifier {fd:.1f}). The target, FD < {LR_PAIR_TARGET:g} after {LR_PAIR_BUDGET['full']['steps']} "
+              "steps, is checked only in the default mode.")
+        return True
+    if fd >= LR_PAIR_TARGET:
+        _fail(f"{name}: with lr_g={lr_g:g}, lr_d={lr_d:g} the EMA generator reached FD-classifier {fd:.1f} after "
+              f"{b['steps']} steps; the target is below {LR_PAIR_TARGET:g}. With a budget this short, ask which "
+              "player learns too slowly, and whether a larger step is still stable.")
+    print(f"{name}: (lr_g, lr_d) = ({lr_g:g}, {lr_d:g}) reaches FD-classifier {fd:.1f} < {LR_PAIR_TARGET:g} "
+          f"after {b['steps']} steps (width {b['width']}, batch {b['batch']}).")
     return True

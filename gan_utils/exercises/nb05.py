@@ -22,7 +22,7 @@ from ..data import to_float
 __all__ = ["check_output_sizes", "check_latent_to_map", "check_prepare_batch", "check_scale_uint8",
            "check_g_loss", "check_d_step", "check_lsgan_loss", "check_weights_init",
            "check_make_optimizers", "check_bce_with_logits", "check_gradient_penalty",
-           "check_critic_update", "check_gp_norm_layer"]
+           "check_critic_update", "check_gp_norm_layer", "check_dirac_regulariser", "DIRAC_SETTING", "DIRAC_TARGET"]
 
 
 from ._common import _NotAttempted, _Recorder, _call, _check_on_segments, _fail, _not_attempted  # noqa: F401  (shared check helpers)
@@ -636,4 +636,64 @@ def check_gp_norm_layer(fn, seed: int = 0) -> bool:
     except _NotAttempted:
         return _not_attempted(name)
     print(f"{name}: shape kept, samples independent of each other, normalised: safe inside a GP critic.")
+    return True
+
+
+# ============================================================================ 9b · an open one: calm the Dirac GAN
+#: exercise 9b's protocol and target (the same in smoke and default mode: the run takes seconds)
+DIRAC_SETTING = dict(beta1=0.5, lr=0.05, steps=1500)
+DIRAC_TARGET = 0.01
+
+
+def _dirac_radius(fn) -> float:
+    from ..lessons.debug_lab import dirac_gan
+
+    r = dirac_gan(DIRAC_SETTING["beta1"], steps=DIRAC_SETTING["steps"], lr=DIRAC_SETTING["lr"], d_loss=fn)["radius"]
+    return float(sum(r[-len(r) // 3:]) / (len(r) // 3))
+
+
+def check_dirac_regulariser(fn) -> bool:
+    """``fn(psi, theta)`` must return the Dirac GAN's discriminator loss (a 0-d tensor, differentiable
+    in ``psi``): the BCE loss :func:`gan_utils.lessons.debug_lab.dirac_d_loss` **plus a regulariser of
+    your choice** that may use D (``psi``) and the real data (the point 0) but not the generator's
+    ``theta``. Target: trained as in section 9 with Adam betas (0.5, 0.999), lr 0.05, for 1500
+    alternating steps from (theta, psi) = (1, 1), the mean distance from the equilibrium (0, 0) over
+    the last third of the run is below ``DIRAC_TARGET``. The check is the same in smoke mode."""
+    from ..lessons.debug_lab import dirac_d_loss
+
+    name = "dirac_d_loss"
+    psis, thetas = (-2.0, -0.5, 0.3, 1.7), (-1.5, 0.2, 2.0)
+    try:
+        totals, extra = [], []
+        for p in psis:
+            tot, ext = [], []
+            for t in thetas:
+                psi = torch.tensor(p, requires_grad=True)
+                out = _scalar(name, _call(fn, psi, torch.tensor(t)))
+                if not out.requires_grad:
+                    _fail(f"{name}: the loss does not depend on psi (no graph to psi): D could not learn. Build it "
+                          "from psi with torch operations.")
+                tot.append(out.item())
+                ext.append(out.item() - dirac_d_loss(torch.tensor(p), torch.tensor(t)).item())   # your addition
+            totals.append(tot)
+            extra.append(ext)
+        if all(max(tot) - min(tot) < 1e-5 * (1.0 + max(abs(v) for v in tot)) for tot in totals):
+            _fail(f"{name}: your loss does not depend on the generator's sample theta at all: D no longer tells real "
+                  "from fake. Keep dirac_d_loss(psi, theta) and *add* your regulariser to it.")
+        for p, r in zip(psis, extra):
+            if max(r) - min(r) > 1e-5 * (1.0 + max(abs(v) for v in r)):          # float32 rounding aside
+                _fail(f"{name}: what you add to dirac_d_loss changes with theta (at psi={p}: from {min(r):.4g} to "
+                      f"{max(r):.4g}). A regulariser of D may use D and the real data only, e.g. the squared "
+                      "gradient of D's logit psi * x with respect to x at the real point x = 0.")
+        radius = _dirac_radius(fn)
+    except _NotAttempted:
+        return _not_attempted(name)
+    if not math.isfinite(radius):
+        _fail(f"{name}: the run diverged (distance {radius}). Check the sign of your regulariser: D minimises it.")
+    if radius >= DIRAC_TARGET:
+        _fail(f"{name}: mean distance from the equilibrium over the last third: {radius:.4g}, target below "
+              f"{DIRAC_TARGET:g}. Too weak a regulariser still circles; one that pins psi at 0 leaves G without "
+              "a signal. Try a few strengths.")
+    print(f"{name}: mean distance from the equilibrium over the last {DIRAC_SETTING['steps'] // 3} of "
+          f"{DIRAC_SETTING['steps']} steps: {radius:.3g} < {DIRAC_TARGET:g}.")
     return True

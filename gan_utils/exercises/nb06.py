@@ -15,7 +15,8 @@ from .. import metrics
 from ..lessons import evaluation
 from ._common import _NotAttempted, _call, _fail, _not_attempted
 
-__all__ = ["check_mean_and_covariance", "check_fd_from_features", "check_fd_infinity", "check_knn_precision_recall"]
+__all__ = ["check_fd_from_features", "check_fd_infinity", "check_knn_precision_recall", "check_flag_copies",
+           "copy_detection_case", "COPY_TARGET"]
 
 
 def _to_numpy(name: str, out, what: str):
@@ -36,54 +37,7 @@ def _correlated(rng, n: int, d: int, scale: float = 1.0) -> np.ndarray:
     return (rng.standard_normal((n, d)) @ mix) * scale + rng.normal(0, 2, d)
 
 
-# ---------------------------------------------------------------- exercise 1: the statistics
-def check_mean_and_covariance(fn, n_trials: int = 8, seed: int = 0) -> bool:
-    """``fn(features)`` (a float64 numpy array ``(N, d)``, one row per image) must return
-    ``(mu, sigma)``: the mean ``(d,)`` and the unbiased covariance ``(d, d)`` (divided by N - 1,
-    as ``np.cov`` and pytorch-fid)."""
-    name = "mean_and_covariance"
-    rng = np.random.default_rng(seed)
-    try:
-        for trial in range(n_trials):
-            n, d = int(rng.integers(20, 400)), int(rng.integers(2, 40))
-            if trial == 0:
-                n, d = 50, 3
-            x = _correlated(rng, n, d) + (1000.0 if trial == n_trials - 1 else 0.0)  # a large mean too
-            out = _call(fn, x.copy())
-            if not (isinstance(out, (tuple, list)) and len(out) == 2):
-                _fail(f"{name} should return a pair (mu, sigma), got {type(out).__name__}")
-            mu = _to_numpy(name, out[0], "a mean vector")
-            sigma = _to_numpy(name, out[1], "a covariance matrix")
-            want_mu, want_sigma = metrics.feature_statistics(x)
-            if mu.shape != (d,):
-                _fail(f"{name}: mu has shape {mu.shape}, expected ({d},): one mean per feature, i.e. "
-                      "the average over the rows (axis 0).")
-            if sigma.shape == (n, n):
-                _fail(f"{name}: sigma has shape {sigma.shape}, the covariance between *images*. np.cov treats "
-                      "rows as variables unless you pass rowvar=False (or use np.cov(x.T)).")
-            if sigma.shape != (d, d):
-                _fail(f"{name}: sigma has shape {sigma.shape}, expected ({d}, {d}).")
-            scale = np.abs(want_sigma).max()
-            if not np.allclose(mu, want_mu, rtol=1e-9, atol=1e-9):
-                _fail(f"{name}: the mean is wrong (first entries {mu[:3]} vs {want_mu[:3]}).")
-            if np.allclose(sigma, want_sigma, rtol=1e-7, atol=1e-9 * scale):
-                continue
-            if np.allclose(sigma, want_sigma * (n - 1) / n, rtol=1e-7, atol=1e-9 * scale):
-                _fail(f"{name}: you divided by N; the convention (np.cov, pytorch-fid) is the unbiased "
-                      "estimate, divided by N - 1 (ddof=1).")
-            raw = x.T @ x / (n - 1)
-            if np.allclose(sigma, raw, rtol=1e-6) or np.allclose(sigma, x.T @ x / n, rtol=1e-6):
-                _fail(f"{name}: that is the second moment E[x x^T], not the covariance: subtract the mean "
-                      "from every row first.")
-            _fail(f"{name}: sigma differs from the covariance (max abs error "
-                  f"{np.abs(sigma - want_sigma).max():.3g}); sigma = (x - mu)^T (x - mu) / (N - 1).")
-    except _NotAttempted:
-        return _not_attempted(name)
-    print(f"{name}: mean and covariance match np.cov on {n_trials} random feature sets (a large mean included).")
-    return True
-
-
-# ---------------------------------------------------------------- exercise 2: FD straight from features
+# ---------------------------------------------------------------- exercise 1: FD straight from features
 def _fd_cases(rng):
     """Pairs of feature sets: more samples than dimensions (d = 1 included), identical sets, and
     fewer samples than dimensions (rank-deficient covariances, as in FID from a few hundred images
@@ -176,7 +130,7 @@ def check_fd_from_features(fn, seed: int = 1) -> bool:
     return True
 
 
-# ---------------------------------------------------------------- exercise 3: FD at n = infinity
+# ---------------------------------------------------------------- exercise 2: FD at n = infinity
 def check_fd_infinity(fn, n_trials: int = 8, seed: int = 2) -> bool:
     """``fn(ns, values)`` (paired 1-D numpy arrays: sample sizes and the FD measured at each; an n may
     repeat) must return the extrapolated ``FD_inf`` of the least-squares fit ``FD_n = FD_inf + b / n``
@@ -216,7 +170,7 @@ def check_fd_infinity(fn, n_trials: int = 8, seed: int = 2) -> bool:
     return True
 
 
-# ---------------------------------------------------------------- exercise 4: precision and recall
+# ---------------------------------------------------------------- exercise 3: precision and recall
 def _pr_cases(rng):
     cases = []
     for k in (3, 1, 5):
@@ -267,4 +221,84 @@ def check_knn_precision_recall(fn, seed: int = 3) -> bool:
     except _NotAttempted:
         return _not_attempted(name)
     print(f"{name}: matches gan_utils.metrics.precision_recall on {len(cases)} random feature sets (k = 3, 1, 5).")
+    return True
+
+
+# ---------------------------------------------------------------- exercise 4 (open): a memorisation detector
+#: exercise 4's target: share of planted copies caught, share of novel real images wrongly flagged
+COPY_TARGET = dict(min_recall=0.9, max_false_positive=0.05)
+#: its sizes in the default mode and in smoke mode (CI): training images searched, planted copies
+#: per noise level, novel and held-out real (test) images
+COPY_SIZES = {"full": dict(train=10_000, copies=30, novel=300, heldout=300),
+              "smoke": dict(train=2000, copies=10, novel=100, heldout=100)}
+#: the planted copies: training images, exact or with Gaussian noise of these standard deviations
+COPY_NOISE = (0.0, 0.03, 0.05)
+
+
+def copy_detection_case(smoke: bool = False, seed: int = 0, device="cpu") -> dict:
+    """Classifier features ``(N, 128)`` of: ``train`` (the first N training images, the set to search),
+    ``queries`` (planted copies of training images, exact or slightly noisy, then novel test images)
+    with ``is_copy`` marking the copies, and ``heldout`` (other test images, never in the queries)."""
+    from ..data import load_dataset, to_float
+    from ..metrics import ClassifierFeatures
+
+    n = COPY_SIZES["smoke" if smoke else "full"]
+    train = to_float(load_dataset("fashion-mnist", train=True, image_size=32).images[:n["train"]])
+    test = to_float(load_dataset("fashion-mnist", train=False, image_size=32).images[:n["novel"] + n["heldout"]])
+    clf = ClassifierFeatures("fashion-mnist", device=device)
+    g = torch.Generator().manual_seed(seed)
+    picked = torch.randperm(n["train"], generator=g)[:n["copies"] * len(COPY_NOISE)].view(len(COPY_NOISE), -1)
+    copies = [evaluation.add_noise(train[idx], sigma, seed=seed + k) if sigma > 0 else train[idx]
+              for k, (sigma, idx) in enumerate(zip(COPY_NOISE, picked))]
+    queries = torch.cat(copies + [test[:n["novel"]]])
+    is_copy = np.r_[np.ones(n["copies"] * len(COPY_NOISE), bool), np.zeros(n["novel"], bool)]
+    return dict(train=clf(train), queries=clf(queries), is_copy=is_copy, heldout=clf(test[n["novel"]:]))
+
+
+def check_flag_copies(fn, smoke=None, seed: int = 0) -> bool:
+    """``fn(query_features, train_features, heldout_features)`` (float32 tensors ``(M, d)``, ``(N, d)``,
+    ``(H, d)``) must return a boolean array ``(M,)``: True for the queries it judges to be copies of
+    training images. ``heldout_features`` are real images that are *not* in the training set, to
+    calibrate on. Target: among the queries (planted copies of training images, exact or with noise
+    of standard deviation 0.03 or 0.05, and novel test images), at least 90 % of the copies flagged
+    and at most 5 % of the novel images. The same target in smoke mode, on fewer images."""
+    from .. import runtime
+
+    name = "flag_copies"
+    smoke = runtime.SMOKE if smoke is None else bool(smoke)
+    g = torch.Generator().manual_seed(seed)
+    try:                                    # an unsolved stub is reported before any image is featurised
+        _call(fn, *(torch.randn(n, 128, generator=g) for n in (8, 40, 20)))
+    except _NotAttempted:
+        return _not_attempted(name)
+    except Exception:                       # a real answer may dislike random features: the real case decides
+        pass
+    case = copy_detection_case(smoke=smoke, seed=seed)
+    try:
+        out = _call(fn, case["queries"].clone(), case["train"].clone(), case["heldout"].clone())
+    except _NotAttempted:
+        return _not_attempted(name)
+    flags = _to_numpy(name, out, "a boolean array")
+    m = len(case["is_copy"])
+    if flags.shape != (m,):
+        _fail(f"{name} returned shape {flags.shape}, expected ({m},): one flag per query.")
+    if not np.isin(flags, (0, 1)).all():
+        _fail(f"{name} should return booleans (True = a copy), got values such as {np.unique(flags)[:5]}.")
+    flags = flags.astype(bool)
+    is_copy = case["is_copy"]
+    n_noise = len(COPY_NOISE)
+    per_noise = flags[is_copy].reshape(n_noise, -1).mean(axis=1)
+    recall, false_pos = flags[is_copy].mean(), flags[~is_copy].mean()
+    detail = (f"copies caught: {recall:.0%} (exact {per_noise[0]:.0%}, noise 0.03 {per_noise[1]:.0%}, noise 0.05 "
+              f"{per_noise[2]:.0%}); novel test images flagged: {false_pos:.0%}")
+    if false_pos > COPY_TARGET["max_false_positive"]:
+        _fail(f"{name}: {detail}. At most {COPY_TARGET['max_false_positive']:.0%} of novel images may be flagged: "
+              "a real image is always *somewhat* close to some training image. Calibrate your threshold on the "
+              "held-out images: how close do images that are certainly not copies come?")
+    if recall < COPY_TARGET["min_recall"]:
+        hint = (" You catch the exact copies only: a copy with a little noise is no longer at distance 0."
+                if per_noise[0] > 0.9 and per_noise[1:].mean() < 0.5 else "")
+        _fail(f"{name}: {detail}. The target is at least {COPY_TARGET['min_recall']:.0%} of the copies.{hint}")
+    print(f"{name}: {detail} (targets: >= {COPY_TARGET['min_recall']:.0%} and <= "
+          f"{COPY_TARGET['max_false_positive']:.0%}{'; smoke-mode sizes' if smoke else ''}).")
     return True

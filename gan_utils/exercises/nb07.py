@@ -19,7 +19,8 @@ import torch.nn as nn
 from .. import losses
 from ._common import _NotAttempted, _Recorder, _call, _check_on_segments, _fail, _not_attempted
 
-__all__ = ["check_w1_from_samples", "check_spectral_norm", "check_critic_step_gp"]
+__all__ = ["check_w1_from_samples", "check_spectral_norm", "check_critic_step_gp", "check_critic_objective",
+           "critic_samples", "CRITIC_CASES", "CRITIC_TARGET"]
 
 
 def _number(name: str, out) -> float:
@@ -297,4 +298,78 @@ def check_critic_step_gp(fn, seed: int = 0) -> bool:
     except _NotAttempted:
         return _not_attempted(name)
     print(f"{name}: exact on linear critics, per-sample norm on a conv critic, per-sample eps: a correct WGAN-GP step.")
+    return True
+
+
+# ---------------------------------------------------------------- exercise 4 (open): an estimate you can read
+#: exercise 4's protocol: two pairs of 1-D samples (section 3's, and section 2's bimodal p against a
+#: unimodal q), each trained on as in :func:`gan_utils.lessons.lipschitz.train_critic_1d`
+CRITIC_CASES = {
+    "section 3: N(-2, 0.3^2) vs N(2, 0.3^2)": (((1.0, -2.0, 0.3),), ((1.0, 2.0, 0.3),)),
+    "section 2: bimodal p vs unimodal q": (((0.5, -3.0, 0.4), (0.5, 2.5, 0.6)), ((1.0, 0.5, 0.8),)),
+}
+#: the target, the same in smoke and default mode (both runs take seconds)
+CRITIC_TARGET = dict(rel_error=0.05, max_slope=1.2, grid=(-4.5, 4.5), n=4000, seed=0)
+
+
+def critic_samples(case: str = "section 3: N(-2, 0.3^2) vs N(2, 0.3^2)", n: int = 4000, seed: int = 0):
+    """The real and fake samples ``(n, 1)`` of one of ``CRITIC_CASES`` (mixtures of Gaussians, seeded)."""
+    g = torch.Generator().manual_seed(seed)
+
+    def mixture(parts):
+        which = torch.multinomial(torch.tensor([w for w, _, _ in parts]), n, replacement=True, generator=g)
+        mu = torch.tensor([m for _, m, _ in parts])[which]
+        sd = torch.tensor([s for _, _, s in parts])[which]
+        return (mu + sd * torch.randn(n, generator=g)).view(-1, 1)
+
+    p, q = CRITIC_CASES[case]
+    return mixture(p), mixture(q)
+
+
+def check_critic_objective(fn) -> bool:
+    """``fn(f, real, fake)`` must return the loss (a 0-d tensor) that a 1-D critic ``f`` ((B, 1) -> (B,))
+    minimises, with any constraint or penalty you like. The check trains section 3's critic (an MLP
+    with two hidden layers of 64) on it, with WGAN-GP's Adam (1e-3, betas (0, 0.9)) for 1000 steps of
+    batches of 256, the last 300 at a tenth of the rate, on two pairs of distributions
+    (``CRITIC_CASES``). Target, on both: the estimate E f(real) - E f(fake) is within 5 % of the true
+    W1 between the two samples, and the slope |f'(x)| stays at most 1.2 on a grid over [-4.5, 4.5]:
+    an estimate you can read as W1, from a critic that is (nearly) 1-Lipschitz. The check is the
+    same in smoke mode (it takes seconds)."""
+    from ..lessons.lipschitz import train_critic_1d, values_and_slopes
+
+    name = "critic_objective"
+    lo, hi = CRITIC_TARGET["grid"]
+    tol, max_slope = CRITIC_TARGET["rel_error"], CRITIC_TARGET["max_slope"]
+    results = []
+    for case in CRITIC_CASES:
+        real, fake = critic_samples(case, CRITIC_TARGET["n"], CRITIC_TARGET["seed"])
+        w1 = w1_empirical_cdf(real.numpy().ravel(), fake.numpy().ravel())
+        try:
+            f = train_critic_1d(real, fake, lambda f_, r, q: _call(fn, f_, r, q), seed=CRITIC_TARGET["seed"])
+        except ValueError as e:
+            _fail(f"{name}: {e}")
+        except _NotAttempted:
+            return _not_attempted(name)
+        with torch.no_grad():
+            estimate = (f(real).mean() - f(fake).mean()).item()
+        _, slopes = values_and_slopes(f, torch.linspace(lo, hi, 901).view(-1, 1))
+        slope = float(np.abs(slopes).max())
+        rel = (estimate - w1) / w1
+        where = f"{case}: estimate {estimate:.3f} against W1 = {w1:.3f} ({100 * rel:+.1f} %), max slope {slope:.3g}"
+        if not (math.isfinite(estimate) and math.isfinite(slope)):
+            _fail(f"{name}: the critic diverged ({where}). Is it constrained at all?")
+        if estimate <= 0:
+            _fail(f"{name}: the estimate E f(real) - E f(fake) is <= 0 ({where}): your loss trains the critic to "
+                  "score the fakes higher. The critic *maximises* E f(real) - E f(fake): minimise its negative.")
+        if slope > max_slope or rel > tol:
+            _fail(f"{name}: {where}; the target is within {100 * tol:g} % of W1 with a slope of at most {max_slope:g} "
+                  f"on [{lo:g}, {hi:g}]. A critic steeper than 1 is not 1-Lipschitz, and its estimate overshoots W1: "
+                  "with no constraint without bound; with section 3's two-sided penalty by k = 1 + d / (2 lambda), "
+                  "because (||grad f|| - 1)^2 punishes slopes below 1 as much as above. Constrain the slope where "
+                  "the critic is evaluated.")
+        if rel < -tol:
+            _fail(f"{name}: {where}; the target is within {100 * tol:g} % of W1. The critic is flatter than it may "
+                  "be: the constraint is too strict, or the critic has not learned (check its sign and scale).")
+        results.append(where)
+    print(f"{name}: on target for both pairs ({'; '.join(results)}; slopes at most {max_slope:g} on [{lo:g}, {hi:g}]).")
     return True

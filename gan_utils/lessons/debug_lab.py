@@ -422,23 +422,32 @@ def saturation_demo(shifts=(0.0, 10.0, 20.0, 25.0, 30.0, 40.0, 60.0), nz: int = 
     return rows
 
 
-def dirac_gan(beta1: float, steps: int = 2000, lr: float = 0.05, theta0: float = 1.0, psi0: float = 1.0) -> dict:
+def dirac_d_loss(psi: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """The Dirac GAN's discriminator loss, non-saturating BCE from the logits psi * x:
+    -log sigmoid(psi * 0) - log(1 - sigmoid(psi * theta)), the real point being x = 0."""
+    zero = torch.zeros((), dtype=psi.dtype)
+    return F.softplus(-(psi * zero)) + F.softplus(psi * theta)
+
+
+def dirac_gan(beta1: float, steps: int = 2000, lr: float = 0.05, theta0: float = 1.0, psi0: float = 1.0,
+              d_loss=None) -> dict:
     """The Dirac GAN (Mescheder et al. 2018): real data is the point 0, G is one number theta,
-    D(x) = psi * x. Trained with alternating Adam steps (betas (beta1, 0.999)) on the
+    D(x) = sigmoid(psi * x). Trained with alternating Adam steps (betas (beta1, 0.999)) on the
     non-saturating BCE losses. The unique equilibrium is theta = psi = 0; unregularised GAN
-    training circles around it. Returns ``{"theta", "psi", "radius"}`` lists, one entry per step.
+    training circles around it. ``d_loss(psi, theta)``: D's loss (default :func:`dirac_d_loss`),
+    called with the generator's theta detached, e.g. to add a regulariser (exercise 9b).
+    Returns ``{"theta", "psi", "radius"}`` lists, one entry per step.
     """
+    d_loss = dirac_d_loss if d_loss is None else d_loss
     theta = torch.tensor(theta0, requires_grad=True)
     psi = torch.tensor(psi0, requires_grad=True)
     opt_g = torch.optim.Adam([theta], lr=lr, betas=(beta1, 0.999))
     opt_d = torch.optim.Adam([psi], lr=lr, betas=(beta1, 0.999))
     out = {"theta": [], "psi": [], "radius": []}
-    zero = torch.zeros(())
     for _ in range(steps):
-        # D: -log sigmoid(psi * 0) - log(1 - sigmoid(psi * theta))
+        # D: -log sigmoid(psi * 0) - log(1 - sigmoid(psi * theta)) (+ the caller's regulariser)
         opt_d.zero_grad()
-        d_loss = F.softplus(-(psi * zero)) + F.softplus(psi * theta.detach())
-        d_loss.backward()
+        d_loss(psi, theta.detach()).reshape(()).backward()
         opt_d.step()
         # G: -log sigmoid(psi * theta)
         opt_g.zero_grad()

@@ -12,7 +12,11 @@ that later notebooks can reuse:
   biased upwards, roughly ``FD_n = FD_inf + b / n`` (Chong and Forsyth 2020, "Effectively Unbiased
   FID and Inception Score and where to find them"); these measure it and extrapolate to n = inf;
 - :func:`class_subset`: a "generator" made of real images of a few classes only, the cleanest
-  mode-dropping failure to test precision/recall on.
+  mode-dropping failure to test precision/recall on;
+- :func:`kid_versus_n`: the unbiased KID (:func:`gan_utils.metrics.kid`) on exactly the samples
+  :func:`fd_versus_n` draws, to set the two side by side against n;
+- :func:`show_nearest_neighbours`: generated samples next to their nearest training images in
+  feature space (:func:`gan_utils.metrics.nearest_neighbours`), the memorisation check.
 
 All image tensors are ``(N, C, H, W)`` floats in [-1, 1], the range of the generators' tanh.
 """
@@ -26,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["gaussian_blur", "add_noise", "corrupt", "corruption_ladder", "sample_features", "fd_versus_n",
-           "fit_inverse_n", "class_subset"]
+           "fit_inverse_n", "class_subset", "kid_versus_n", "show_nearest_neighbours"]
 
 
 # ---------------------------------------------------------------- controlled corruptions
@@ -106,6 +110,19 @@ def sample_features(generator, n: int, extractor, latent_dim: int | None = None,
             generator.train()
 
 
+def _drawer(source, ns, seed):
+    """The i-th draw of n features from ``source`` (see :func:`fd_versus_n`), the same for every metric."""
+    if callable(source):
+        return lambda n, i: source(n, seed + 1 + i)                                  # fresh samples
+    feats = source if isinstance(source, torch.Tensor) else torch.as_tensor(np.asarray(source))
+    pool = feats.shape[0]
+    bad = [n for n in ns if not 2 <= n <= pool]
+    if bad:
+        raise ValueError(f"n={bad} must be between 2 and the pool size {pool}")
+    g = torch.Generator().manual_seed(seed)
+    return lambda n, i: feats[torch.randperm(pool, generator=g)[:n]]                 # random subset
+
+
 def fd_versus_n(source, ref_mu, ref_sigma, ns: Iterable[int], repeats: int = 1, seed: int = 0,
                 progress: bool = True, desc: str = "FD vs n") -> dict[int, list[float]]:
     """Fréchet distance against the reference statistics ``(ref_mu, ref_sigma)`` estimated from n
@@ -121,20 +138,30 @@ def fd_versus_n(source, ref_mu, ref_sigma, ns: Iterable[int], repeats: int = 1, 
     from ..metrics import feature_statistics, frechet_distance
 
     ns = [int(n) for n in ns]
-    if callable(source):
-        draw = lambda n, i: source(n, seed + 1 + i)                                  # fresh samples
-    else:
-        feats = source if isinstance(source, torch.Tensor) else torch.as_tensor(np.asarray(source))
-        pool = feats.shape[0]
-        bad = [n for n in ns if not 2 <= n <= pool]
-        if bad:
-            raise ValueError(f"n={bad} must be between 2 and the pool size {pool}")
-        g = torch.Generator().manual_seed(seed)
-        draw = lambda n, i: feats[torch.randperm(pool, generator=g)[:n]]             # random subset
+    draw = _drawer(source, ns, seed)
     out: dict[int, list[float]] = {n: [] for n in ns}
     jobs = [(n, r) for n in ns for r in range(repeats)]
     for i, (n, _) in enumerate(tqdm(jobs, desc=desc, disable=not progress)):
         out[n].append(frechet_distance(*feature_statistics(draw(n, i)), ref_mu, ref_sigma))
+    return out
+
+
+def kid_versus_n(source, ref_features, ns: Iterable[int], repeats: int = 1, seed: int = 0,
+                 progress: bool = True, desc: str = "KID vs n") -> dict[int, list[float]]:
+    """The unbiased KID estimate (:func:`gan_utils.metrics.mmd2_unbiased`, all n samples against all
+    of ``ref_features``) for each n in ``ns``, ``repeats`` times: ``{n: [KID, ...]}``. ``source``
+    and ``seed`` as in :func:`fd_versus_n`, which draws the **same** samples for the same arguments
+    (same pool subsets, same generator seeds), so the two metrics are measured on identical data."""
+    from tqdm.auto import tqdm
+
+    from ..metrics import mmd2_unbiased
+
+    ns = [int(n) for n in ns]
+    draw = _drawer(source, ns, seed)
+    out: dict[int, list[float]] = {n: [] for n in ns}
+    jobs = [(n, r) for n in ns for r in range(repeats)]
+    for i, (n, _) in enumerate(tqdm(jobs, desc=desc, disable=not progress)):
+        out[n].append(mmd2_unbiased(ref_features, draw(n, i)))
     return out
 
 
@@ -164,3 +191,32 @@ def class_subset(images: torch.Tensor, labels: torch.Tensor, classes: Sequence[i
     g = torch.Generator().manual_seed(seed)
     idx = idx[torch.randperm(len(idx), generator=g)[:n]].sort().values
     return images[idx]
+
+
+# ---------------------------------------------------------------- memorisation: nearest training images
+def show_nearest_neighbours(samples: torch.Tensor, train_images: torch.Tensor, neighbours, labels=None,
+                            title: str = "Generated samples and their nearest training images"):
+    """One row per sample: the sample (left), then its k nearest training images (from a
+    :class:`gan_utils.metrics.Neighbours` of ``samples``' features against ``train_images``'), each
+    titled with its feature-space distance. ``labels``: optional row labels. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    idx, dist = neighbours.indices, neighbours.distances
+    m, k = idx.shape
+    fig, axes = plt.subplots(m, k + 1, figsize=(1.45 * (k + 1), 1.55 * m), squeeze=False)
+    for i in range(m):
+        row = [samples[i]] + [train_images[int(j)] for j in idx[i]]
+        names = [labels[i] if labels is not None else "sample"] + [f"d = {float(d):.2f}" for d in dist[i]]
+        for ax, img, name in zip(axes[i], row, names):
+            img = img.float().cpu()
+            ax.imshow(img[0] if img.shape[0] == 1 else img.permute(1, 2, 0).add(1).div(2).clamp(0, 1),
+                      cmap="gray", vmin=-1, vmax=1)
+            ax.set_title(name, fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_xlabel("query")
+    for j in range(1, k + 1):
+        axes[-1, j].set_xlabel(f"neighbour {j}")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,7 +1,15 @@
-"""Walking the latent space: linear and spherical interpolation, and a latent explorer.
+"""Notebook 04's lesson helpers: walking the latent space (linear and spherical interpolation, a
+latent explorer), and what the EMA generator of ``gan_utils.train`` really averages.
 
-Taught in notebooks/04_dcgan.ipynb (section "Latent space"), reused wherever a trained generator is
-inspected (06 evaluation, 08 full run).
+Taught in notebooks/04_dcgan.ipynb (sections "The EMA generator" and "Walking the latent space");
+the interpolations are reused wherever a trained generator is inspected (06 evaluation, 08 full run).
+
+**The EMA generator** (:func:`ema_decays`, :func:`ema_weights`, :func:`ema_summary`,
+:func:`recompute_batchnorm_stats`). :class:`gan_utils.train.EMA` warms its decay up, so the
+"last 1/(1 - decay) steps" rule of thumb does not describe a short run; these functions measure
+the weights by probing that class itself, so what the notebook prints cannot drift from what
+``train`` does. Its BatchNorm running statistics are copied from the raw generator;
+:func:`recompute_batchnorm_stats` re-estimates them from the EMA generator's own activations.
 
 Why two interpolations? For z ~ N(0, I_d) the norm |z| concentrates around sqrt(d) (10 for
 d = 100): almost all of the prior's mass lies in a thin shell, and the generator was trained only on
@@ -20,11 +28,15 @@ result is ``(n, d)`` or ``(n, B, d)``).
 """
 from __future__ import annotations
 
+import copy
 import math
 
+import numpy as np
 import torch
+import torch.nn as nn
 
-__all__ = ["lerp", "slerp", "interpolate", "interpolate_images", "generate", "latent_explorer", "METHODS"]
+__all__ = ["lerp", "slerp", "interpolate", "interpolate_images", "generate", "latent_explorer", "METHODS",
+           "ema_decays", "ema_weights", "ema_summary", "recompute_batchnorm_stats"]
 
 METHODS = ("slerp", "linear")
 
@@ -181,3 +193,93 @@ def latent_explorer(G: torch.nn.Module, latent_dim: int | None = None, n_path: i
         return fig
 
     return draw
+
+
+# ============================================================================ the EMA generator
+class _Probe(nn.Module):
+    """A "generator" with one float64 parameter, to read off what :class:`gan_utils.train.EMA` does."""
+
+    def __init__(self, value: float = 0.0):
+        super().__init__()
+        self.p = nn.Parameter(torch.tensor(float(value), dtype=torch.float64))
+
+
+@torch.no_grad()
+def ema_decays(steps: int, decay: float = 0.999) -> np.ndarray:
+    """The decay d_t that :class:`gan_utils.train.EMA` applies at its update t = 1, ..., ``steps``,
+    measured on the class itself: before update t the average is set to 0 and the generator's
+    weight to 1, so after it the average holds ``(1 - d_t) * 1``. Returns ``(steps,)`` float64."""
+    from ..train import EMA                      # the lessons may import the library (not the reverse)
+
+    ema = EMA(_Probe(0.0), decay)
+    one = _Probe(1.0)
+    out = np.empty(int(steps))
+    for t in range(int(steps)):
+        ema.model.p.zero_()                      # e_{t-1} = 0 ...
+        ema.update(one)                          # ... e_t = d_t * 0 + (1 - d_t) * 1
+        out[t] = 1.0 - float(ema.model.p)
+    return out
+
+
+def ema_weights(decays) -> np.ndarray:
+    """Given the decays d_1..d_T of T updates, the weight of each generator in the final average:
+    ``w[0]`` for the initial weights, ``w[s]`` for the generator after step s (``(T + 1,)``, sums
+    to 1). From e_t = d_t e_{t-1} + (1 - d_t) theta_t: w_s = (1 - d_s) prod_{u > s} d_u and
+    w_0 = prod_u d_u."""
+    d = np.asarray(decays, dtype=np.float64)
+    later = np.append(np.cumprod(d[::-1])[::-1], 1.0)          # later[s] = prod_{u >= s+1} d_u, s = 0..T
+    w = np.empty(len(d) + 1)
+    w[0] = later[0]
+    w[1:] = (1.0 - d) * later[1:]
+    return w
+
+
+def ema_summary(steps: int, decay: float = 0.999, old: int = 1000) -> dict:
+    """What the EMA generator of a ``steps``-step run averages over (measured with :func:`ema_decays`):
+
+    - ``decay_last``: the decay of the last update, and ``window`` = 1 / (1 - decay_last), the
+      horizon that decay alone would average over;
+    - ``mean_age``: the average age in steps of the generators in the average, sum_s w_s (T - s);
+    - ``share_older``: the weight of generators more than ``old`` steps old (steps before T - old);
+    - ``share_initial``: the weight still on the initial (untrained) weights;
+    - ``share_older_constant``: the same share for a constant ``decay`` without warm-up,
+      ``decay ** old`` (what the rule of thumb assumes).
+    """
+    d = ema_decays(steps, decay)
+    w = ema_weights(d)
+    ages = steps - np.arange(steps + 1)                        # age of the generator of step s
+    return dict(steps=int(steps), decay_last=float(d[-1]), window=float(1.0 / (1.0 - d[-1])),
+                mean_age=float((w * ages).sum()), share_older=float(w[ages > old].sum()),
+                share_initial=float(w[0]), share_older_constant=float(decay ** old) if steps > old else 0.0)
+
+
+@torch.no_grad()
+def recompute_batchnorm_stats(G: nn.Module, latent_dim: int | None = None, n_batches: int = 20,
+                              batch_size: int = 256, seed: int = 0) -> nn.Module:
+    """A copy of ``G`` whose BatchNorm running statistics are re-estimated from **its own**
+    activations: every BatchNorm's statistics are reset and, in train mode (batch statistics, no
+    gradients), ``n_batches`` batches of z ~ N(0, I) from a ``seed``-ed CPU generator are passed
+    through; with ``momentum=None`` the running mean and variance become the plain average over
+    those batches. Returned in eval mode; ``G`` itself is not changed.
+
+    Why: the EMA generator's *weights* are an average, but :class:`gan_utils.train.EMA` copies the
+    running statistics from the raw generator, so they estimate the raw G's activations, not those
+    of the averaged weights. This is the usual remedy (a G without BatchNorm is the other).
+    """
+    ld = int(latent_dim if latent_dim is not None else G.latent_dim)
+    out = copy.deepcopy(G)
+    bns = [m for m in out.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return out.eval()
+    device = next(out.parameters()).device
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None                                       # cumulative moving average = plain mean
+    out.train()
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(n_batches):
+        out(torch.randn(batch_size, ld, generator=g).to(device))
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
+    return out.eval()

@@ -9,6 +9,7 @@ in :mod:`gan_utils.models` and the loop in :mod:`gan_utils.train`. This module h
   with their slopes, from :mod:`gan_utils.lessons.theory`), :func:`optimal_critic_1d` (the maximiser of
   the Kantorovich-Rubinstein duality) and :func:`fit_critic_1d` / :func:`values_and_slopes` (a
   small discriminator or critic trained on samples, to see which one still has a gradient);
+  :func:`train_critic_1d` trains the same critic on an objective of the caller's (exercise 4);
 - **how Lipschitz is a critic, really**: :func:`input_gradient_norms` (per-sample
   ||grad_x f(x)||), :func:`conv_operator_norm` / :func:`lipschitz_upper_bound` (the true operator
   norm of each layer, by power iteration, and their product), :func:`effective_weights` and
@@ -51,8 +52,9 @@ def shift_curves(shifts, kind: str = "uniform", width: float = 1.0, x=None, dx=N
     single parameter s would get).
 
     ``kind="uniform"``: U[0, width] against U[s, s + width], **disjoint supports** for |s| > width
-    (Example 1 of [Arjovsky2017] in one dimension); ``kind="gaussian"``: N(0, width^2) against
-    N(s, width^2), overlapping everywhere but less and less. Exact integrals on a uniform grid
+    (a 1-D analogue of Example 1 of [Arjovsky2017], whose distributions are parallel segments in
+    R^2); ``kind="gaussian"``: N(0, width^2) against N(s, width^2), overlapping everywhere but less
+    and less. Exact integrals on a uniform grid
     (:mod:`gan_utils.lessons.theory`); returns numpy arrays ``shift, jsd, w1, d_jsd, d_w1``.
     """
     if x is None:
@@ -153,6 +155,45 @@ def fit_critic_1d(real: torch.Tensor, fake: torch.Tensor, kind: str, steps: int 
             opt.step()
             if kind == "wgan-clip":
                 clip_weights(f, 0.01)
+    return f.eval()
+
+
+class _Critic1d(nn.Module):
+    """(B, 1) -> (B,), as gan_utils' critics."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, t):
+        return self.net(t).view(-1)
+
+
+def train_critic_1d(real: torch.Tensor, fake: torch.Tensor, objective: Callable, steps: int = 1000,
+                    anneal: int = 300, hidden: int = 64, batch_size: int = 256, lr: float = 1e-3, betas=(0.0, 0.9),
+                    seed: int = 0) -> nn.Module:
+    """Train the 1-D MLP critic of :func:`fit_critic_1d` on a **caller's** objective (exercise 4 of
+    notebook 07): every step, ``loss = objective(f, real_batch, fake_batch)`` is minimised with
+    Adam(``lr``, ``betas``; WGAN-GP's optimiser by default), the learning rate divided by 10 for
+    the last ``anneal`` steps so that the critic settles instead of jittering around its optimum.
+    ``f`` maps (B, 1) to (B,). Seeded; the global random state is left alone. Returns the critic in
+    eval mode."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        f = _Critic1d(_mlp_1d(hidden))
+        opt = torch.optim.Adam(f.parameters(), lr=lr, betas=tuple(betas))
+        for step in range(steps):
+            if step == steps - anneal:
+                for group in opt.param_groups:
+                    group["lr"] = lr / 10
+            xr = real[torch.randint(len(real), (batch_size,))]
+            xf = fake[torch.randint(len(fake), (batch_size,))]
+            loss = objective(f, xr, xf)
+            if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+                raise ValueError(f"the objective must return the loss as one number (a 0-d tensor), got {loss!r}")
+            opt.zero_grad(set_to_none=True)
+            loss.reshape(()).backward()
+            opt.step()
     return f.eval()
 
 

@@ -289,6 +289,51 @@ def train_toy(loss: str, data, *, steps: int = 2000, centers=None, std: Optional
     return run
 
 
+# ---------------------------------------------------------------- the EMA generator's memory
+def ema_weight_before(steps: int, before: int, decay: float = 0.999) -> float:
+    """Share of the weight that :class:`gan_utils.train.EMA` gives, after ``steps`` updates, to the
+    generator weights of the steps before ``before`` (the initial weights count as step 0).
+
+    Measured, not derived: the EMA class itself averages a one-parameter "generator" whose weight is
+    1 before step ``before`` and 0 from it on; by linearity the average is that share. So it includes
+    the warm-up decay = min(decay, (1 + t) / (10 + t)) that ``EMA.update`` applies at update t.
+    """
+    from ..train import EMA
+
+    if not 0 <= before <= steps:
+        raise ValueError(f"before={before} must lie in [0, steps={steps}]")
+    g = torch.nn.Linear(1, 1, bias=False).double()
+    with torch.no_grad():
+        g.weight.fill_(1.0 if before > 0 else 0.0)
+    ema = EMA(g, decay)                                      # starts as a copy of the step-0 weights
+    for t in range(1, steps + 1):
+        with torch.no_grad():
+            g.weight.fill_(1.0 if t < before else 0.0)
+        ema.update(g)                                        # e <- d_t e + (1 - d_t) w_t
+    return float(ema.model.weight)
+
+
+def ema_warmup_end(decay: float = 0.999) -> int:
+    """The first update t at which the warm-up (1 + t) / (10 + t) of :class:`gan_utils.train.EMA`
+    reaches ``decay`` (tests/test_toys.py checks it against the class)."""
+    return math.ceil((10 * decay - 1) / (1 - decay) - 1e-9)
+
+
+def ema_summary(steps: int, decay: float = 0.999, recent: int = 1000) -> dict:
+    """What the EMA generator of a ``steps``-step run with ``train``'s EMA averages over:
+
+    ``decay_last``: the decay of the last update (= the share of the average predating the last
+    step), ``window``: 1 / (1 - decay_last), the usual "effective number of steps averaged",
+    ``recent_share``: the share of the weight held by the last ``recent`` steps (all of it when the
+    run is shorter), ``warmup_end``: the update at which the decay reaches ``decay``.
+    """
+    last = ema_weight_before(steps, steps, decay) if steps > 0 else 1.0
+    first_recent = max(0, steps - recent)
+    recent_share = 1.0 - (ema_weight_before(steps, first_recent + 1, decay) if first_recent > 0 else 0.0)
+    return {"steps": steps, "decay": decay, "decay_last": last, "window": 1.0 / (1.0 - last),
+            "recent": min(recent, steps), "recent_share": recent_share, "warmup_end": ema_warmup_end(decay)}
+
+
 def _loader(data: torch.Tensor, batch_size: int, device, seed: int):
     """An endless shuffled loader over a toy tensor (:class:`gan_utils.data.InMemoryLoader`)."""
     return _data.InMemoryLoader(data, batch_size=min(batch_size, len(data)), device=device, seed=seed)

@@ -21,12 +21,12 @@ from __future__ import annotations
 import functools
 import os
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+from gan_utils.runtime import env_flag
 
 
-def _env(name: str) -> str:
-    return os.environ.get(name, "").strip().lower()
+def _ci() -> bool:
+    # CI services set CI to "true", "1" or a name of their own ("woodpecker"): any value but a "no" counts
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def _in_kernel() -> bool:
@@ -40,22 +40,27 @@ def _in_kernel() -> bool:
 
 def widgets_available() -> bool:
     """True when sliders can be drawn and someone is there to move them (rule in the module doc)."""
-    forced = _env("GAN_COURSE_WIDGETS")
-    if forced in _FALSE:
+    forced = env_flag("GAN_COURSE_WIDGETS", default=None)    # None: unset, decide below
+    if forced is False:
         return False
-    if forced not in _TRUE:
-        if _env("CI") not in ("", *_FALSE) or _env("GAN_COURSE_SMOKE") not in ("", *_FALSE):
-            return False
+    if forced is None and (_ci() or env_flag("GAN_COURSE_SMOKE")):
+        return False
     try:
         import ipywidgets  # noqa: F401
     except ImportError:
         return False
-    return _in_kernel() if forced not in _TRUE else True
+    return True if forced else _in_kernel()
 
 
 def _make_control(name: str, spec, value):
-    """A slider from ``(min, max, step)`` (float or int by the types), or ``spec`` itself if it is
-    already a widget or another ``ipywidgets.interactive`` abbreviation (list of options, ...)."""
+    """The widget for one argument, starting at ``value`` (the static figure's):
+
+    * ``(min, max, step)``: a slider (int or float by the types) that redraws on release;
+    * a list, or a tuple that is not a numeric triple, of options, or a ``{label: value}`` dict:
+      a dropdown. (Passing the list itself to ``ipywidgets.interactive`` would start it on the
+      *first* option whatever ``value`` says: the widgets would not match the figure's call.);
+    * anything else (a widget, another ``ipywidgets.interactive`` abbreviation): returned as is.
+    """
     import ipywidgets as W
 
     if isinstance(spec, tuple) and len(spec) == 3 and all(isinstance(v, (int, float)) for v in spec):
@@ -65,6 +70,15 @@ def _make_control(name: str, spec, value):
         if value is not None:
             kw["value"] = value
         return cls(**kw)
+    if isinstance(spec, (list, tuple, dict)):
+        values = list(spec.values()) if isinstance(spec, dict) else [o[1] if isinstance(o, tuple) else o for o in spec]
+        if value is not None and value not in values:
+            raise ValueError(f"{name}={value!r} is not one of the dropdown's options {values}: "
+                             f"pick one of them in static_kwargs")
+        kw = dict(options=spec if isinstance(spec, dict) else list(spec), description=name)
+        if value is not None:
+            kw["value"] = value
+        return W.Dropdown(**kw)
     return spec
 
 

@@ -6,10 +6,15 @@
 - :class:`InceptionFeatures`, :class:`ClassifierFeatures`: the feature extractors (``features``);
   the offline classifier and its training live in ``classifier``
 - :func:`inception_score` (Salimans et al. 2016), :func:`precision_recall` (Kynkäänniemi et al. 2019)
+- :func:`kid`: the Kernel Inception Distance, unbiased at every n (``kid``, notebook 06; Bińkowski et al. 2018)
+- :func:`nearest_neighbours`, :func:`distance_ratio`: nearest training images of generated samples in
+  feature space, the memorisation check (``memorisation``, notebook 06; reusable in 08)
 """
 from .features import (ClassifierFeatures, FeatureExtractor, InceptionFeatures, InceptionUnavailableError,
                        get_extractor, inception_available)
 from .fid import FIDResult, feature_statistics, fid, frechet_distance, inception_score, real_statistics
+from .kid import KIDResult, kid, mmd2_unbiased, polynomial_kernel
+from .memorisation import Neighbours, distance_ratio, nearest_neighbours
 from .modes import ModeCoverage, mode_coverage
 from .prdc import PrecisionRecall, precision_recall
 
@@ -17,4 +22,6 @@ __all__ = ["ModeCoverage", "mode_coverage",
            "FIDResult", "fid", "frechet_distance", "feature_statistics", "real_statistics", "inception_score",
            "FeatureExtractor", "InceptionFeatures", "ClassifierFeatures", "InceptionUnavailableError",
            "get_extractor", "inception_available",
-           "PrecisionRecall", "precision_recall"]
+           "PrecisionRecall", "precision_recall",
+           "KIDResult", "kid", "mmd2_unbiased", "polynomial_kernel",
+           "Neighbours", "nearest_neighbours", "distance_ratio"]
