@@ -226,3 +226,23 @@ def test_bn_gp_critic():
     with pytest.raises(ValueError, match="BatchNorm"):
         check_setup(DCGANGenerator(16, 1, 32, 8), DCGANDiscriminator(1, 32, 8, norm="batch"),
                     torch.rand(4, 1, 32, 32) * 2 - 1, TrainConfig.preset("wgan-gp", latent_dim=16))
+
+
+def test_a_crash_at_step_0_closes_the_progress_bar_as_finished_not_as_a_red_bar(monkeypatch):
+    # guards against: tqdm.notebook keeps a bar closed short of its total on screen, red and empty,
+    # above the error the lab is there to show (issue: "an empty 0 % bar stays above the error in 05")
+    import tqdm.auto
+    import tqdm.std
+
+    closed = []
+
+    class Recording(tqdm.std.tqdm):
+        def close(self):
+            closed.append((self.n, self.total))
+            super().close()
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recording)
+    r = L.run_lab("size_mismatch", **{**FAST, "progress": True}, steps=5)
+    assert isinstance(r.error, ValueError) and r.error_step == 0
+    n, total = closed[0]
+    assert n == total, f"the bar closed at {n} of {total}: tqdm.notebook would leave it red on screen"

@@ -247,12 +247,14 @@ def run_lab(bug: Optional[str] = None, images: Optional[torch.Tensor] = None, st
 
     hist = {k: [] for k in ("loss_D", "loss_G", "D_x", "D_G_z", "grad_G")}
     res.history = hist
-    bar = tqdm(range(steps), desc=f"lab: {bug or 'fixed script'}", disable=not progress, leave=False)
+    # updated by hand, not iterated: an iterated bar is closed by its own generator when the script
+    # crashes, before the except below can mark it finished (tqdm.notebook then leaves it red on screen)
+    bar = tqdm(total=steps, desc=f"lab: {bug or 'fixed script'}", disable=not progress, leave=False)
     step = 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            for step in bar:
+            for step in range(steps):
                 idx = torch.randint(0, images.shape[0], (batch_size,), generator=gen).to(device)
                 real = transform(images[idx], bug)                    # (B, 1, 32, 32)
                 if step == 0:
@@ -314,8 +316,10 @@ def run_lab(bug: Optional[str] = None, images: Optional[torch.Tensor] = None, st
                     res.samples.append((step + 1, _sample(netG, fixed_noise)))
                 if progress and step % 25 == 0:
                     bar.set_postfix(loss_D=f"{hist['loss_D'][-1]:.3f}", loss_G=f"{hist['loss_G'][-1]:.3f}")
+                bar.update(1)
             res.samples.append((steps, _sample(netG, fixed_noise)))
         except Exception as e:  # the buggy script crashed: keep the exception as the symptom
+            bar.total = bar.n   # finished where it crashed: closed short of its total it would stay, red
             if raise_errors:
                 raise
             res.error, res.error_step = e, step

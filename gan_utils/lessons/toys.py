@@ -33,7 +33,7 @@ import torch
 from .. import data as _data
 from . import theory
 from ..metrics import ModeCoverage, mode_coverage
-from ..models import MLPDiscriminator, MLPGenerator
+from ..models import MLPDiscriminator, MLPGenerator, eval_mode
 from ..runtime import seed_everything
 from ..train import TrainConfig, make_optimizers, train
 
@@ -134,11 +134,9 @@ def grid_points_2d(lim: float, res: int) -> tuple[torch.Tensor, np.ndarray]:
 def d_field(D: torch.nn.Module, points: torch.Tensor, loss: str, shape=None) -> np.ndarray:
     """What the discriminator says at ``points``: D(x) = sigmoid(logit) for the BCE losses, the raw
     critic score f(x) for the Wasserstein losses. Reshaped to ``shape`` if given."""
-    was = D.training
-    D.eval()
     dev = next(D.parameters()).device
-    out = torch.cat([D(p.to(dev)) for p in points.split(65536)]).float().cpu()
-    D.train(was)
+    with eval_mode(D):
+        out = torch.cat([D(p.to(dev)) for p in points.split(65536)]).float().cpu()
     if not loss.startswith("wgan"):
         out = torch.sigmoid(out)
     out = out.numpy().astype(np.float64)
@@ -247,10 +245,8 @@ def train_toy(loss: str, data, *, steps: int = 2000, centers=None, std: Optional
 
     @torch.no_grad()
     def snapshot(step: int, G_ema=None) -> None:
-        was = G.training
-        G.eval()
-        xg = G(fixed_z).float().cpu() * scale + shift              # back to data coordinates
-        G.train(was)
+        with eval_mode(G):
+            xg = G(fixed_z).float().cpu() * scale + shift          # back to data coordinates
         snap = {"step": step, "samples": xg, "field": d_field(D, (points - shift) / scale, loss, shape)}
         if centers is not None:
             snap["coverage"] = mode_coverage(xg, centers, std)
