@@ -331,11 +331,9 @@ def run_lab(bug: Optional[str] = None, images: Optional[torch.Tensor] = None, st
 
 @torch.no_grad()
 def _sample(netG: nn.Module, noise: torch.Tensor) -> torch.Tensor:
-    was = netG.training
-    netG.eval()
-    out = netG(noise).float().cpu()
-    netG.train(was)
-    return out
+    from ..models import sample
+
+    return sample(netG, z=noise)                          # eval mode, float32, on the CPU
 
 
 def _conv_weight_stds(*models) -> list:
