@@ -152,9 +152,9 @@ def test_weight_histograms_show_the_share_at_the_bound():
 
 
 # ---------------------------------------------------------------- the comparison
-def test_sn_config_neither_clips_nor_penalises():
+def test_the_sn_config_neither_clips_nor_penalises():
     # guards against: the SN critic silently clipped (wgan-clip preset) or paying for a penalty
-    cfg = lipschitz.sn_config(batch_size=8)
+    cfg = lipschitz.configs(batch_size=8)["sn"]
     assert cfg.loss == "wgan-sn" and cfg.optimizer == "adam" and cfg.n_critic == 5
     assert cfg.lr_d == 1e-4 and cfg.betas_d == (0.0, 0.9) and cfg.batch_size == 8
     D = nn.Sequential(nn.Flatten(), nn.Linear(4, 1), nn.Flatten(0))
@@ -174,7 +174,7 @@ def test_wgan_sn_refuses_a_critic_without_spectral_norm():
     from gan_utils.models import MLPDiscriminator, has_spectral_norm
     from gan_utils.train import check_setup
 
-    cfg = lipschitz.sn_config(latent_dim=8)
+    cfg = TrainConfig.preset("wgan-sn", latent_dim=8)
     G = DCGANGenerator(latent_dim=8, width=4)
     real = torch.rand(4, 1, 32, 32) * 2 - 1
     for norm in ("layer", "none", "batch"):

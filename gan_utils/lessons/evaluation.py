@@ -22,12 +22,15 @@ All image tensors are ``(N, C, H, W)`` floats in [-1, 1], the range of the gener
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Iterable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from ..models import eval_mode
 
 __all__ = ["gaussian_blur", "add_noise", "corrupt", "corruption_ladder", "sample_features", "fd_versus_n",
            "fit_inverse_n", "class_subset", "kid_versus_n", "show_nearest_neighbours"]
@@ -98,16 +101,10 @@ def sample_features(generator, n: int, extractor, latent_dim: int | None = None,
     is_module = isinstance(generator, torch.nn.Module)
     p = next(iter(generator.parameters()), None) if is_module else None
     dev = p.device if p is not None else torch.device("cpu")
-    was_training = is_module and generator.training
-    if was_training:
-        generator.eval()
-    try:
+    with eval_mode(generator) if is_module else contextlib.nullcontext():
         z_all = torch.randn(n, int(ld), generator=torch.Generator().manual_seed(seed))  # all at once: the
         out = [extractor(generator(z.to(dev))) for z in z_all.split(batch_size)]       # batch size changes nothing
         return torch.cat(out)
-    finally:
-        if was_training:
-            generator.train()
 
 
 def _drawer(source, ns, seed):

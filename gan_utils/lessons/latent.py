@@ -35,6 +35,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..models import eval_mode
+
 __all__ = ["lerp", "slerp", "interpolate", "interpolate_images", "generate", "latent_explorer", "METHODS",
            "ema_decays", "ema_weights", "ema_summary", "recompute_batchnorm_stats"]
 
@@ -117,12 +119,8 @@ def interpolate_images(G: torch.nn.Module, z0: torch.Tensor, z1: torch.Tensor, n
 def generate(G: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
     """``G(z)`` in eval mode, on G's device, returned as a float CPU tensor; G's mode is restored."""
     device = next(G.parameters()).device
-    was = G.training
-    G.eval()
-    try:
+    with eval_mode(G):
         return G(z.to(device)).float().cpu()
-    finally:
-        G.train(was)
 
 
 def latent_explorer(G: torch.nn.Module, latent_dim: int | None = None, n_path: int = 9, figsize=(11, 6.5)):

@@ -14,9 +14,8 @@ in :mod:`gan_utils.models` and the loop in :mod:`gan_utils.train`. This module h
   ||grad_x f(x)||), :func:`conv_operator_norm` / :func:`lipschitz_upper_bound` (the true operator
   norm of each layer, by power iteration, and their product), :func:`effective_weights` and
   :func:`plot_weight_histograms` (where clipping piles the weights up);
-- **the comparison on Fashion-MNIST**: :func:`sn_config` (the Wasserstein loss with neither
-  clipping nor penalty, for a spectrally normalised critic) and :func:`configs` (the three
-  TrainConfigs), :class:`FDTracker` (FD-classifier of the raw and the EMA generator during
+- **the comparison on Fashion-MNIST**: :func:`configs` (the three TrainConfigs; spectral norm's is
+  ``TrainConfig.preset("wgan-sn")``, the Wasserstein loss with neither clipping nor penalty), :class:`FDTracker` (FD-classifier of the raw and the EMA generator during
   training, through ``train(..., callback=)``),
   :func:`compare_step_times` (the cost of one generator step, n_critic critic steps
   included, the methods taking turns on the same batch), :func:`w_estimate_at` / :func:`spearman` /
@@ -37,6 +36,7 @@ import torch.nn.functional as F
 
 from . import theory
 from ..losses import clip_weights, critic_loss_wasserstein, d_loss_bce, gradient_penalty
+from ..models import eval_mode
 from ..train import TrainConfig, d_step, g_step, make_optimizers
 
 #: The three ways of notebook 07 to keep the critic (roughly) 1-Lipschitz, with their labels.
@@ -212,16 +212,12 @@ def input_gradient_norms(critic: nn.Module, x: torch.Tensor, batch_size: int = 2
     A 1-Lipschitz critic has all of them <= 1; WGAN-GP pushes them towards 1 on the interpolates.
     The critic is evaluated in eval mode (no spectral-norm power iteration, no state change).
     """
-    was = critic.training
-    critic.eval()
     out = []
-    try:
+    with eval_mode(critic):
         for chunk in x.split(batch_size):
             xc = chunk.detach().clone().requires_grad_(True)
             (g,) = torch.autograd.grad(critic(xc).sum(), xc)
             out.append(g.flatten(1).norm(dim=1).detach())
-    finally:
-        critic.train(was)
     return torch.cat(out)
 
 
@@ -272,10 +268,8 @@ def lipschitz_upper_bound(critic: nn.Module, in_shape, n_iters: int = 100) -> tu
     Returns ``(bound, [(layer name, norm), ...])``; evaluated in eval mode (no power-iteration
     update of spectral norm's vectors).
     """
-    was = critic.training
-    critic.eval()
     norms = []
-    try:
+    with eval_mode(critic):
         shape = tuple(in_shape)
         x = torch.zeros(1, *shape)
         shapes = {}
@@ -292,8 +286,6 @@ def lipschitz_upper_bound(critic: nn.Module, in_shape, n_iters: int = 100) -> tu
                 norms.append((name, conv_operator_norm(m, ishape, n_iters)))
             else:
                 norms.append((name, float(torch.linalg.matrix_norm(m.weight.detach().double(), ord=2))))
-    finally:
-        critic.train(was)
     return float(np.prod([n for _, n in norms])), norms
 
 
@@ -301,13 +293,9 @@ def lipschitz_upper_bound(critic: nn.Module, in_shape, n_iters: int = 100) -> tu
 def effective_weights(critic: nn.Module) -> dict:
     """Layer name -> the weight tensor the layer actually multiplies with (for a spectrally
     normalised layer that is W / sigma(W), not the raw parameter). Conv and linear layers only."""
-    was = critic.training
-    critic.eval()                                               # reading .weight must not step SN's power iteration
-    try:
+    with eval_mode(critic):                                     # reading .weight must not step SN's power iteration
         return {n: m.weight.detach().clone() for n, m in critic.named_modules()
                 if isinstance(m, (nn.Conv2d, nn.Linear, nn.ConvTranspose2d))}
-    finally:
-        critic.train(was)
 
 
 def plot_weight_histograms(critics: dict, clip_value: Optional[float] = None, bins: int = 80, axes=None,
@@ -343,14 +331,7 @@ def configs(**common) -> dict:
     method (``TrainConfig.preset``), then ``common`` (batch size, steps, ... the same for all)."""
     return {"clip": TrainConfig.preset("wgan-clip", **common),
             "gp": TrainConfig.preset("wgan-gp", **common),
-            "sn": sn_config(**common)}
-
-
-def sn_config(**overrides) -> TrainConfig:
-    """Wasserstein loss for a **spectrally normalised** critic: no clipping, no penalty
-    (``TrainConfig.preset("wgan-sn")``). The optimiser is that of WGAN-GP (Adam 1e-4, betas
-    (0, 0.9), n_critic = 5), so that only the constraint differs from it."""
-    return TrainConfig.preset("wgan-sn", **overrides)
+            "sn": TrainConfig.preset("wgan-sn", **common)}   # no clipping, no penalty; WGAN-GP's optimiser
 
 
 def _step_fn(G: nn.Module, D: nn.Module, cfg: TrainConfig, real: torch.Tensor):
