@@ -125,3 +125,14 @@ def test_config_with_a_bad_r1_or_augment_value_is_refused():
         resolve({"r1_gamma": "1"})
     with pytest.raises(ConfigError, match="augment"):
         resolve({"augment": "flip"})
+
+
+def test_r1_arm_is_trained_with_the_pilots_best_gamma():
+    # guards against: the comparison training R1 with the gamma written in the library while the pilot recorded
+    # beside it chose another one (the record would then claim a choice it did not make)
+    pilot = {"arms": {f"R1 gamma={g:g}": {"overrides": {"r1_gamma": g, "r1_every": recipes.R1_EVERY}} for g in (0.5, 3.0)},
+             "summary": {"R1 gamma=0.5": {"fd_at_steps": {"mean": 9.0}}, "R1 gamma=3": {"fd_at_steps": {"mean": 5.0}}}}
+    rec = recipes.run_experiments(_tiny_data(), sizes={**recipes.SMOKE_SIZES, "steps": 1, "fd_n": 16}, only="full",
+                                  record={"pilot": pilot}, progress=False)
+    assert rec["full"]["arms"]["bce-ns+R1"]["overrides"]["r1_gamma"] == 3.0
+    assert recipes.ARMS["bce-ns+R1"].overrides["r1_gamma"] == recipes.R1_GAMMA      # the library's arm is unchanged

@@ -25,10 +25,10 @@ Two parts:
 from __future__ import annotations
 
 import copy
-import math
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
@@ -612,7 +612,7 @@ def fmt_stat(s: dict, digits: int = 1) -> str:
 RECORD_NAME = "recipes_record.json"
 
 
-def record_path() -> "Path":
+def record_path() -> Path:
     """docs/recipes_record.json of this repository (the record scripts/record_recipes.py writes)."""
     from pathlib import Path
 
@@ -768,7 +768,8 @@ def _versus(a: str, b: str, sa: dict, sb: dict, what: str = "FD") -> str:
     d = sa["mean"] - sb["mean"]
     lo, hi = max(sa["std"], sb["std"]), sa["std"] + sb["std"]
     if abs(d) > hi:
-        verdict = "more than their two standard deviations together: the seeds separate them"
+        verdict = ("more than their two standard deviations together: a difference these three seeds support "
+                   "(for this model, budget and data)")
     elif abs(d) > lo:
         verdict = "more than the larger standard deviation but less than the two together: a hint, not a result"
     else:
