@@ -57,6 +57,11 @@ def pins(torch_floor: bool) -> list[str]:
     return [f"{n}=={v}" for n, v in floors().items() if torch_floor or n not in TORCH]
 
 
+def _module(dist: str) -> str:
+    """The import name of a distribution (pytorch-fid -> pytorch_fid)."""
+    return dist.replace("-", "_")
+
+
 def run(cmd, **kw):
     print("+", " ".join(map(str, cmd)), flush=True)
     subprocess.run(cmd, check=True, **kw)
@@ -91,7 +96,12 @@ def main(argv=None) -> int:
              "bad = {n: (v, got[n]) for n, v in want.items() if Version(got[n]) != Version(v)}\n"
              "print('installed:', ', '.join(f'{n} {v}' for n, v in got.items()))\n"
              "import torch, torchvision; print('torch', torch.__version__, '| torchvision', torchvision.__version__)\n"
-             "sys.exit(f'not the floor versions (wanted, got): {bad}' if bad else 0)\n")
+             "if bad: sys.exit(f'not the floor versions (wanted, got): {bad}')\n"
+             # every floor must also import: a test that skips on ImportError would hide a broken floor
+             # (ipywidgets 7.6.0 installs fine and then fails to import beside today's traitlets)
+             "import importlib\n"
+             f"for mod in {[_module(p.split('==')[0]) for p in wanted]!r}: importlib.import_module(mod)\n"
+             "print('all floors import')\n")
     run([py, "-c", check])
     env = dict(os.environ, GAN_COURSE_SMOKE="1", OMP_WAIT_POLICY="PASSIVE", PYTHONNOUSERSITE="1")
     if not args.torch_floor:   # nbconvert's templates etc. of the reused packages live under the base prefix

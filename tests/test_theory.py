@@ -235,23 +235,6 @@ def test_static_fallback_draws_once_with_static_kwargs(monkeypatch):
         widgets.interactive_or_static(lambda a: None, {}, a=(0.0, 1.0, 0.1))
 
 
-def test_interactive_path_builds_sliders_and_fixed_arguments(monkeypatch):
-    pytest.importorskip("ipywidgets")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    monkeypatch.setenv("GAN_COURSE_WIDGETS", "1")
-    calls = []
-    w = widgets.interactive_or_static(lambda mean, std, label: calls.append((mean, std, label)),
-                                      {"mean": 1.5, "std": 1.0, "label": "p_g"},
-                                      mean=(-4.0, 4.0, 0.1), std=(0.3, 3.0, 0.1))
-    assert calls[-1] == (1.5, 1.0, "p_g")
-    sliders = {c.description: c for c in w.children if hasattr(c, "description") and c.description}
-    assert set(sliders) == {"mean", "std"}
-    sliders["mean"].value = -2.0
-    assert calls[-1] == (-2.0, 1.0, "p_g")
-
-
 # The table printed by notebook 01's `# NBVAL_CHECK_OUTPUT` cell. nbval only compares outputs of
 # cells that were committed executed, and notebooks are committed stripped, so this golden copy is
 # what actually pins the numbers in CI.

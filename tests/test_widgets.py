@@ -35,13 +35,34 @@ def test_sliders_start_on_the_static_value():
 
 def test_interactive_explorer_controls_match_the_static_call(monkeypatch):
     monkeypatch.setenv("GAN_COURSE_WIDGETS", "1")
-    monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
+
+    def frontend_shows(obj, *a, **k):
+        # ipywidgets 7 (Colab's 7.7.1, our floor) draws the first figure when a frontend displays the
+        # widget; 8 draws it when the widget is built. Act as the frontend for both.
+        getattr(obj, "_handle_displayed", lambda: None)()
+
+    monkeypatch.setattr("IPython.display.display", frontend_shows)
     seen = []
     w = widgets.interactive_or_static(lambda **kw: seen.append(kw), dict(seed_a=3, t=0.5, method="linear"),
                                       seed_a=(0, 99, 1), t=(0.0, 1.0, 0.05), method=["slerp", "linear"])
     values = {c.description: c.value for c in w.children if hasattr(c, "value") and c.description}
     assert values == {"seed_a": 3, "t": 0.5, "method": "linear"}
     assert seen[-1] == dict(seed_a=3, t=0.5, method="linear")
+    [t] = [c for c in w.children if getattr(c, "description", "") == "t"]
+    t.value = 0.25                                       # moving a slider redraws with the new value
+    assert seen[-1] == dict(seed_a=3, t=0.25, method="linear")
+    plt.close("all")
+
+
+def test_arguments_without_a_control_are_passed_fixed(monkeypatch):
+    monkeypatch.setenv("GAN_COURSE_WIDGETS", "1")
+    monkeypatch.setattr("IPython.display.display",
+                        lambda obj, *a, **k: getattr(obj, "_handle_displayed", lambda: None)())
+    calls = []
+    w = widgets.interactive_or_static(lambda mean, label: calls.append((mean, label)), {"mean": 1.5, "label": "p_g"},
+                                      mean=(-4.0, 4.0, 0.1))
+    assert calls[-1] == (1.5, "p_g")
+    assert {c.description for c in w.children if getattr(c, "description", "")} == {"mean"}
     plt.close("all")
 
 
