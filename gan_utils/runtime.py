@@ -94,6 +94,9 @@ def atomic_write(path, content: Union[bytes, str, Callable]) -> Path:
                 f.write(content.encode() if isinstance(content, str) else content)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600: give the file the permissions open() would
         os.replace(tmp, path)
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):

@@ -39,3 +39,21 @@ def test_in_colab_sees_a_stub_module(monkeypatch):
     monkeypatch.setitem(sys.modules, "google", google)
     monkeypatch.setitem(sys.modules, "google.colab", colab)
     assert gan_utils.in_colab() is True
+
+
+def test_atomic_write_gives_the_file_the_permissions_open_would_not_mkstemps_0600(tmp_path):
+    # guards against: checkpoints and weights written through a temporary file that other users (a
+    # shared course folder, a web server for the site) cannot read, because mkstemp creates it 0600
+    import os
+    import stat
+
+    from gan_utils.runtime import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "w.bin", b"x")
+        plain = tmp_path / "plain.bin"
+        plain.write_bytes(b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode) == 0o644

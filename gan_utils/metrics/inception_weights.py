@@ -47,12 +47,9 @@ TorchScript, not against the .pth.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import math
-import os
 import sys
-import tempfile
 import time
 import warnings
 from collections import OrderedDict
@@ -246,25 +243,11 @@ def feature_parameter_count(net: torch.nn.Module) -> int:
 
 
 def save_atomically(state_dict, out) -> Path:
-    """``torch.save`` to a temporary file in ``out``'s folder, then ``os.replace``: a crash never
-    leaves a half-written weights file under the final name."""
-    out = Path(out).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state_dict, f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the permissions open() would
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return out
+    """``torch.save`` through :func:`gan_utils.runtime.atomic_write`: a crash never leaves a
+    half-written weights file under the final name."""
+    from ..runtime import atomic_write
+
+    return atomic_write(Path(out).expanduser(), lambda f: torch.save(state_dict, f))
 
 
 def convert(torchscript=None, out=None, verify: bool = True, n_check: int = 2) -> dict:
