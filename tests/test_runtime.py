@@ -1,4 +1,3 @@
-import importlib
 import sys
 import types
 
@@ -23,13 +22,19 @@ def test_device_order_on_cpu_machine():
         assert dev.type in ("mps", "cpu")
 
 
-def test_smoke_flag_reads_the_environment(monkeypatch):
-    import gan_utils.runtime as rt
-    monkeypatch.setenv("GAN_COURSE_SMOKE", "1")
-    assert importlib.reload(rt).SMOKE is True
-    monkeypatch.setenv("GAN_COURSE_SMOKE", "0")
-    assert importlib.reload(rt).SMOKE is False
-    importlib.reload(rt)
+def test_smoke_flag_reads_the_environment():
+    # in a fresh interpreter each: reloading gan_utils.runtime here would give it new exception
+    # classes that the other modules' `except UserError` no longer catch (it broke later tests)
+    import os
+    import subprocess
+
+    def smoke(value):
+        env = {**os.environ, "GAN_COURSE_SMOKE": value}
+        out = subprocess.run([sys.executable, "-c", "import gan_utils.runtime as rt; print(rt.SMOKE)"],
+                             capture_output=True, text=True, env=env, check=True)
+        return out.stdout.strip()
+
+    assert smoke("1") == "True" and smoke("0") == "False"
 
 
 def test_in_colab_sees_a_stub_module(monkeypatch):
