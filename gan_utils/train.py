@@ -216,16 +216,8 @@ def _backward_and_step(loss, params, opt, scaler, grad_norms: bool) -> Optional[
 
 
 def _augmenter(cfg: TrainConfig):
-    """The DiffAugment T of ``cfg.augment`` (None without one), made once per policy string."""
-    if not cfg.augment:
-        return None
-    aug = _AUGMENTERS.get(cfg.augment)
-    if aug is None:
-        aug = _AUGMENTERS[cfg.augment] = DiffAugment(cfg.augment)
-    return aug
-
-
-_AUGMENTERS: dict = {}
+    """The DiffAugment T of ``cfg.augment`` (None without one); cheap to make: a parsed policy."""
+    return DiffAugment(cfg.augment) if cfg.augment else None
 
 
 def d_step(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, opt_d: torch.optim.Optimizer,

@@ -57,6 +57,8 @@ from pathlib import Path
 
 import torch
 
+from ..runtime import atomic_write
+
 #: TensorFlow's batch-norm epsilon in the FID Inception graph (the TorchScript's ``batch_norm(..., 0.001)``);
 #: torchvision's ``BasicConv2d``, which pytorch-fid uses, has the same. torch's default would be 1e-5.
 TF_BN_EPS = 1e-3
@@ -242,14 +244,6 @@ def feature_parameter_count(net: torch.nn.Module) -> int:
     return sum(p.numel() for n, p in net.named_parameters() if not n.startswith("fc."))
 
 
-def save_atomically(state_dict, out) -> Path:
-    """``torch.save`` through :func:`gan_utils.runtime.atomic_write`: a crash never leaves a
-    half-written weights file under the final name."""
-    from ..runtime import atomic_write
-
-    return atomic_write(Path(out).expanduser(), lambda f: torch.save(state_dict, f))
-
-
 def convert(torchscript=None, out=None, verify: bool = True, n_check: int = 2) -> dict:
     """Convert (and with ``verify``, compare pool3 features on ``n_check`` seeded random 299x299
     images); write ``out`` atomically when given. Returns a report dict (paths, counts, the measured
@@ -270,7 +264,7 @@ def convert(torchscript=None, out=None, verify: bool = True, n_check: int = 2) -
             raise ConversionError(f"converted network's pool3 features differ from the TorchScript's by "
                                   f"{report['max_relative_difference']:.2e} (relative, L2): not written")
     if out is not None:
-        report["out"] = str(save_atomically(state, out))
+        report["out"] = str(atomic_write(Path(out).expanduser(), lambda f: torch.save(state, f)))  # never half-written
         report["bytes"] = Path(out).expanduser().stat().st_size
     report["seconds"] = time.perf_counter() - t0
     return report
