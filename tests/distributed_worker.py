@@ -174,8 +174,16 @@ def scenario_noise(rank, tmp):
 
 
 def scenario_gp(rank, tmp):
+    """D's gradients under DDP, and the reference (each rank's batch unwrapped, averaged) computed in
+    this same process, with the same thread count and CPU kernels: the two sides differ only by the
+    reduction DDP adds, never by another summation order of the convolutions."""
     _, D = dcgan("layer", seed=4)
-    return gp_grads(D, rank, wrap=True)
+    got = gp_grads(D, rank, wrap=True)
+    per_rank = []
+    for r in range(2):
+        _, D = dcgan("layer", seed=4)
+        per_rank.append(gp_grads(D, r, wrap=False))
+    return {"ddp": got, "reference": [(a + b) / 2 for a, b in zip(*per_rank)]}
 
 
 def scenario_resume(rank, tmp):

@@ -29,7 +29,9 @@ def test_shipped_classifier_reaches_90_percent_on_the_test_split(fmnist_test):
     print(f"\nshipped classifier: test accuracy {acc:.4f} on {len(fmnist_test)} images, {seconds:.1f} s")
     assert len(fmnist_test) == 10_000
     assert acc >= 0.90
-    assert acc == pytest.approx(model.meta["test_accuracy"], abs=1e-4)  # the recorded number is this one
+    # the recorded number is this one: measured on another CPU, an image whose two best logits differ by
+    # less than float32 round-off can change its argmax, so allow 3 of the 10 000 images (3e-4)
+    assert acc == pytest.approx(model.meta["test_accuracy"], abs=3e-4)
     assert seconds <= 60
 
 
