@@ -38,6 +38,9 @@ from .runtime import ConfigError, atomic_write
 
 EVAL_FILE = "eval.json"
 BEST = "best.pt"
+#: an EMA generator's BatchNorm statistics are re-estimated from this many batches of this size before
+#: each evaluation (gan_utils.models.recompute_batchnorm_stats; 20 x 256 as in notebook 04)
+BN_BATCHES, BN_BATCH = 20, 256
 
 
 # ---------------------------------------------------------------- features
@@ -151,18 +154,24 @@ def metric_label(name: str, n: int) -> str:
     return f"{name}-{n // 1000}k" if n >= 1000 and n % 1000 == 0 else f"{name}@{n}"
 
 
-def evaluate(generator, opts: dict, extractor, real_images=None) -> dict:
+def evaluate(generator, opts: dict, extractor, real_images=None, ema: bool = False) -> dict:
     """Fréchet distance of ``generator`` (sampled ``n_eval`` times with fixed, seeded noise)
     against the training data, with its protocol: ``{"value", "metric", "protocol"}``.
 
     Named datasets use :func:`gan_utils.metrics.fid.fid` (reference statistics cached on disk);
-    the synthetic stand-in uses ``real_images`` (the loader's tensor).
+    the synthetic stand-in uses ``real_images`` (the loader's tensor). ``ema=True`` (an EMA
+    generator): its BatchNorm running statistics, copied from the raw G, are first re-estimated from
+    its own activations (:func:`gan_utils.models.recompute_batchnorm_stats`, notebook 04), on a copy.
     """
     from .metrics.fid import FIDResult, fid, frechet_distance, statistics_of
+    from .models import has_batchnorm, recompute_batchnorm_stats
     from .train import sample
 
     rc = RunConfig.from_options({k: v for k, v in opts.items() if k != "features"})
     n_eval, n_ref, seed, dataset = rc.n_eval, rc.n_ref, rc.eval_seed, rc.dataset
+    recomputed = ema and has_batchnorm(generator)
+    if recomputed:
+        generator = recompute_batchnorm_stats(generator, n_batches=BN_BATCHES, batch_size=BN_BATCH, seed=seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if dataset in DATASETS:
@@ -177,7 +186,10 @@ def evaluate(generator, opts: dict, extractor, real_images=None) -> dict:
             r = FIDResult(value=frechet_distance(mu_f, sig_f, mu_r, sig_r), name=extractor.distance_name,
                           extractor=extractor.name, n_fake=n_f, n_real=n_r, reference=f"{dataset} train")
     label = metric_label(r.name, r.n_fake)
-    protocol = (f"{label}: {r.extractor} features, {r.n_fake} samples of the EMA generator (seed {seed}) "
+    which = "the EMA generator" if ema else "the generator"
+    if recomputed:
+        which += f" (BatchNorm statistics recomputed from {BN_BATCHES}x{BN_BATCH} of its own samples)"
+    protocol = (f"{label}: {r.extractor} features, {r.n_fake} samples of {which} (seed {seed}) "
                 f"vs {r.reference} ({r.n_real} images)")
     biased = any("biased upwards" in str(w.message) for w in caught)
     if biased:
@@ -305,7 +317,7 @@ def run_experiment(config, out_dir, *, eval_every: int | None = None, n_eval: in
     def evaluate_and_record(target: int, generator, train_seconds: float) -> dict:
         """Measure ``generator`` at step ``target``, keep it as best.pt if it is the best, log it (rank 0)."""
         t_eval = time.perf_counter()
-        ev = evaluate(generator, opts, extractor, real_images=loader.images)
+        ev = evaluate(generator, opts, extractor, real_images=loader.images, ema=cfg.ema_decay > 0)
         entry = {"step": target, "value": ev["value"], "metric": ev["metric"], "protocol": ev["protocol"],
                  "train_seconds": round(train_seconds, 3), "eval_seconds": round(time.perf_counter() - t_eval, 3),
                  "time": time.strftime("%Y-%m-%d %H:%M:%S")}

@@ -18,6 +18,7 @@ rebuild it with :func:`build_model`.
 """
 from __future__ import annotations
 
+import copy
 import math
 
 from typing import Optional
@@ -538,6 +539,77 @@ def sample(G, n: int = 64, seed: Optional[int] = 0, batch_size: int = 500, z=Non
     ``sample`` all draw through here."""
     return torch.cat([x.cpu() for x in sample_batches(G, n, seed, batch_size, z=z, progress=progress, y=y,
                                                       truncation=truncation)])
+
+
+@torch.no_grad()
+def recompute_batchnorm_stats(G: nn.Module, latent_dim: int | None = None, n_batches: int = 20,
+                              batch_size: int = 256, seed: int = 0) -> nn.Module:
+    """A copy of ``G`` whose BatchNorm running statistics are re-estimated from **its own**
+    activations: every BatchNorm's statistics are reset and, in train mode (batch statistics, no
+    gradients), ``n_batches`` batches of z ~ N(0, I) from a ``seed``-ed CPU generator are passed
+    through (a class-conditional G gets every class in turn); with ``momentum=None`` the running mean
+    and variance become the plain average over those batches. Returned in eval mode; ``G`` itself is
+    not changed. Taught in notebooks/04_dcgan.ipynb ("The EMA generator").
+
+    Why: the EMA generator's *weights* are an average, but :class:`gan_utils.train.EMA` copies the
+    running statistics from the raw generator, so they estimate the raw G's activations, not those
+    of the averaged weights. This is the usual remedy (a G without BatchNorm is the other);
+    :func:`gan_utils.experiment.evaluate` applies it before scoring an EMA generator.
+    """
+    ld = int(latent_dim if latent_dim is not None else G.latent_dim)
+    out = copy.deepcopy(G)
+    bns = [m for m in out.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return out.eval()
+    device = _device_of(out)
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None                                       # cumulative moving average = plain mean
+    out.train()
+    g = torch.Generator().manual_seed(seed)
+    labels = sample_labels(out, None, batch_size)               # None for an unconditional G
+    for _ in range(n_batches):
+        z = torch.randn(batch_size, ld, generator=g).to(device)
+        out(z) if labels is None else out(z, labels.to(device))
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
+    return out.eval()
+
+
+class MinibatchStdDev(nn.Module):
+    """The minibatch standard deviation layer of ProGAN (Karras et al. 2018, section 3) used by
+    StyleGAN's discriminator: a D that sees one statistic of the *batch* can tell a collapsed batch
+    (all samples alike) from a varied one, Salimans et al. 2016's minibatch discrimination made
+    parameter-free. Taught in notebooks 12 (StyleGAN) and the Salimans notebook.
+
+    The batch is split into groups of ``group_size`` samples (sample i joins group i mod (B / G), as
+    in the reference code's reshape); per group, the population standard deviation of every feature
+    and pixel over the group's samples, ``sqrt(var + 1e-8)``, is averaged over channels and pixels to
+    one number, which is appended to each of the group's samples as one constant feature map:
+    ``(B, C, H, W) -> (B, C + 1, H, W)``. A batch smaller than ``group_size`` is one group.
+    """
+
+    def __init__(self, group_size: int = 4):
+        super().__init__()
+        if not isinstance(group_size, int) or group_size < 2:
+            raise ValueError(f"group_size={group_size!r} must be a whole number >= 2 (a standard deviation "
+                             "needs two samples)")
+        self.group_size = group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, C, H, W = x.shape
+        g = min(self.group_size, B)
+        if B % g:
+            raise ValueError(f"MinibatchStdDev(group_size={self.group_size}): the batch of {B} does not split "
+                             f"into groups of {g}; use a batch size that is a multiple of {g}")
+        y = x if x.dtype == torch.float64 else x.float()            # fp16/bf16 under autocast: fp32 statistics
+        y = y.reshape(g, B // g, C, H, W)                           # (G, M, C, H, W): sample g*M + m
+        y = y - y.mean(dim=0)                                       # deviation from the group mean
+        y = (y.square().mean(dim=0) + 1e-8).sqrt()                  # (M, C, H, W): population std
+        y = y.mean(dim=(1, 2, 3))                                   # (M,): one number per group
+        y = y.reshape(-1, 1, 1, 1).repeat(g, 1, H, W).to(x.dtype)   # (B, 1, H, W): sample g*M + m gets y[m]
+        return torch.cat([x, y], dim=1)                             # (B, C + 1, H, W)
 
 
 def count_parameters(model: nn.Module) -> int:

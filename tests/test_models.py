@@ -85,3 +85,63 @@ def test_layer_table_shapes():
     rows = layer_table(DCGANGenerator(100, 1, 32, 64), (100,))
     assert rows[-1][1] == (1, 32, 32)
     assert sum(r[2] for r in rows) == sum(p.numel() for p in DCGANGenerator(100, 1, 32, 64).parameters())
+
+
+# ---------------------------------------------------------------- MinibatchStdDev, BatchNorm statistics
+def test_minibatch_stddev_equals_a_hand_computation_per_group():
+    # guards against: the std taken over the wrong axis (channels instead of the group's samples),
+    # groups formed from neighbours instead of i mod (B / G), or the sample std (ddof=1) instead of
+    # the population std of the reference code
+    from gan_utils.models import MinibatchStdDev
+
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, 4, 4, dtype=torch.float64)
+    out = MinibatchStdDev(group_size=4)(x)
+    assert out.shape == (8, 4, 4, 4) and torch.equal(out[:, :3], x)
+    m = 8 // 4
+    for i in range(8):
+        group = x[[j for j in range(8) if j % m == i % m]]              # the 4 samples of i's group
+        var = ((group - group.mean(0)) ** 2).mean(0)                    # population variance per feature
+        expected = (var + 1e-8).sqrt().mean()
+        assert torch.allclose(out[i, 3], expected.expand(4, 4), rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        MinibatchStdDev(4)(torch.randn(6, 1, 2, 2))
+    assert MinibatchStdDev(4)(torch.randn(2, 1, 2, 2)).shape == (2, 2, 2, 2)   # a smaller batch: one group
+
+
+def test_minibatch_stddev_tells_a_collapsed_batch_from_a_varied_one():
+    from gan_utils.models import MinibatchStdDev
+
+    varied = torch.randn(4, 2, 3, 3)
+    collapsed = varied[:1].expand(4, 2, 3, 3)
+    layer = MinibatchStdDev(4)
+    assert float(layer(collapsed)[0, 2, 0, 0]) == pytest.approx(1e-4)    # sqrt(0 + 1e-8)
+    assert float(layer(varied)[0, 2, 0, 0]) > 0.3
+
+
+def test_recomputed_batchnorm_statistics_of_a_conditional_generator_use_every_class():
+    # guards against: recompute_batchnorm_stats calling G(z) without labels (a conditional G fails)
+    from gan_utils.models import recompute_batchnorm_stats
+
+    G = DCGANGenerator(8, 1, 32, width=8, num_classes=3)
+    out = recompute_batchnorm_stats(G, n_batches=2, batch_size=6)
+    assert not out.training and out is not G
+    bn = [m for m in out.modules() if isinstance(m, torch.nn.BatchNorm2d)][0]
+    assert bn.num_batches_tracked == 2 and float(bn.running_mean.abs().sum()) > 0
+
+
+def test_evaluation_of_an_ema_generator_recomputes_its_batchnorm_statistics(monkeypatch):
+    # guards against: scoring an EMA generator with the raw G's copied running statistics (notebook 04)
+    from gan_utils import experiment, models
+
+    calls = []
+    real = models.recompute_batchnorm_stats
+    monkeypatch.setattr(models, "recompute_batchnorm_stats", lambda G, **k: calls.append(k) or real(G, **k))
+    G = DCGANGenerator(100, 3, 32, width=8)
+    opts = {"dataset": "synthetic", "n_eval": 64, "features": "pixels"}
+    ext = experiment.PixelFeatures(channels=3)
+    real_images = torch.rand(128, 3, 32, 32) * 2 - 1
+    a = experiment.evaluate(G, opts, ext, real_images=real_images, ema=True)
+    assert len(calls) == 1 and "BatchNorm statistics recomputed" in a["protocol"]
+    b = experiment.evaluate(G, opts, ext, real_images=real_images, ema=False)
+    assert len(calls) == 1 and "recomputed" not in b["protocol"] and a["value"] != b["value"]

@@ -9,7 +9,8 @@ the interpolations are reused wherever a trained generator is inspected (06 eval
 "last 1/(1 - decay) steps" rule of thumb does not describe a short run; these functions measure
 the weights by probing that class itself, so what the notebook prints cannot drift from what
 ``train`` does. Its BatchNorm running statistics are copied from the raw generator;
-:func:`recompute_batchnorm_stats` re-estimates them from the EMA generator's own activations.
+:func:`gan_utils.models.recompute_batchnorm_stats` re-estimates them from the EMA generator's own
+activations (the library uses it before every evaluation of an EMA generator).
 
 Why two interpolations? For z ~ N(0, I_d) the norm |z| concentrates around sqrt(d) (10 for
 d = 100): almost all of the prior's mass lies in a thin shell, and the generator was trained only on
@@ -35,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..models import eval_mode
+from ..models import eval_mode, recompute_batchnorm_stats  # noqa: F401 (taught here, lives in the library)
 
 __all__ = ["lerp", "slerp", "interpolate", "interpolate_images", "generate", "latent_explorer", "METHODS",
            "ema_decays", "ema_weights", "ema_summary", "recompute_batchnorm_stats"]
@@ -249,35 +250,3 @@ def ema_summary(steps: int, decay: float = 0.999, old: int = 1000) -> dict:
     return dict(steps=int(steps), decay_last=float(d[-1]), window=float(1.0 / (1.0 - d[-1])),
                 mean_age=float((w * ages).sum()), share_older=float(w[ages > old].sum()),
                 share_initial=float(w[0]), share_older_constant=float(decay ** old) if steps > old else 0.0)
-
-
-@torch.no_grad()
-def recompute_batchnorm_stats(G: nn.Module, latent_dim: int | None = None, n_batches: int = 20,
-                              batch_size: int = 256, seed: int = 0) -> nn.Module:
-    """A copy of ``G`` whose BatchNorm running statistics are re-estimated from **its own**
-    activations: every BatchNorm's statistics are reset and, in train mode (batch statistics, no
-    gradients), ``n_batches`` batches of z ~ N(0, I) from a ``seed``-ed CPU generator are passed
-    through; with ``momentum=None`` the running mean and variance become the plain average over
-    those batches. Returned in eval mode; ``G`` itself is not changed.
-
-    Why: the EMA generator's *weights* are an average, but :class:`gan_utils.train.EMA` copies the
-    running statistics from the raw generator, so they estimate the raw G's activations, not those
-    of the averaged weights. This is the usual remedy (a G without BatchNorm is the other).
-    """
-    ld = int(latent_dim if latent_dim is not None else G.latent_dim)
-    out = copy.deepcopy(G)
-    bns = [m for m in out.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not bns:
-        return out.eval()
-    device = next(out.parameters()).device
-    saved = [m.momentum for m in bns]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None                                       # cumulative moving average = plain mean
-    out.train()
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(n_batches):
-        out(torch.randn(batch_size, ld, generator=g).to(device))
-    for m, mom in zip(bns, saved):
-        m.momentum = mom
-    return out.eval()
