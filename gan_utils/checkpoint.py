@@ -170,26 +170,37 @@ def data_identity(loader) -> dict | None:
     return ident() if callable(ident) else None
 
 
-def check_resumable(ck: dict, G, D, cfg, loader, path) -> None:
-    """Refuse to resume from ``ck`` when the models, the data or any setting that changes the run
-    differ from now (every difference is listed); see :data:`MAY_CHANGE_ON_RESUME`."""
+def setting_diffs(saved_models: dict, now_models: dict, saved_cfg: dict, now_cfg: dict, may_change=()) -> list:
+    """Every difference between a checkpoint's model constructor arguments and run settings and
+    today's, as lines ``"role.key: checkpoint X vs now Y"``. Fields in ``may_change`` are not
+    compared, nor a field of ``now_cfg`` that ``saved_cfg`` lacks (newer than the checkpoint: put its
+    default in ``saved_cfg`` first where the default is what the checkpoint ran with)."""
     diffs = []
-    for role, model in (("G", G), ("D", D)):
-        saved = (ck.get("model_config") or {}).get(role, {})
-        now = dict(getattr(bare_module(model), "config", {}))
+    for role in sorted(set(saved_models) | set(now_models)):
+        saved, now = saved_models.get(role) or {}, now_models.get(role) or {}
         for k in sorted(set(saved) | set(now)):
             if saved.get(k) != now.get(k):
                 diffs.append(f"{role}.{k}: checkpoint {saved.get(k)!r} vs now {now.get(k)!r}")
-    saved_cfg = ck.get("config") or {}
-    for f in fields(cfg):
-        if f.name in MAY_CHANGE_ON_RESUME:
+    for name, now in now_cfg.items():
+        if name in may_change or name not in saved_cfg:
             continue
-        now = getattr(cfg, f.name)
-        then = saved_cfg.get(f.name, f.default)  # a field newer than the checkpoint: its default then
-        if isinstance(then, list):
-            then = tuple(then)
+        then = saved_cfg[name]
+        then, now = (tuple(then) if isinstance(then, list) else then), (tuple(now) if isinstance(now, list) else now)
         if not _same(then, now):
-            diffs.append(f"config.{f.name}: checkpoint {then!r} vs now {now!r}")
+            diffs.append(f"config.{name}: checkpoint {then!r} vs now {now!r}")
+    return diffs
+
+
+def check_resumable(ck: dict, G, D, cfg, loader, path) -> None:
+    """Refuse to resume from ``ck`` when the models, the data or any setting that changes the run
+    differ from now (every difference is listed); see :data:`MAY_CHANGE_ON_RESUME`."""
+    now_models = {role: dict(getattr(bare_module(model), "config", {})) for role, model in (("G", G), ("D", D))}
+    saved_models = {role: (ck.get("model_config") or {}).get(role, {}) for role in ("G", "D")}
+    saved_cfg = dict(ck.get("config") or {})
+    for f in fields(cfg):                        # a field newer than the checkpoint: its default then
+        saved_cfg.setdefault(f.name, f.default)
+    diffs = setting_diffs(saved_models, now_models, saved_cfg, {f.name: getattr(cfg, f.name) for f in fields(cfg)},
+                          MAY_CHANGE_ON_RESUME)
     saved_data, now_data = ck.get("data"), data_identity(loader)
     if saved_data is not None and now_data is not None and saved_data != now_data:
         diffs.append(f"data: checkpoint {saved_data} vs now {now_data}")

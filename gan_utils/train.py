@@ -32,6 +32,7 @@ from .checkpoint import (LATEST, RunLock, all_finite, check_resumable, load_chec
 from .distributed import Parallel, on_main
 from .augment import DiffAugment, parse_policy
 from .losses import LOSSES, clip_weights, r1_penalty
+from .loop import NonFiniteLossError, ScalarLog, StopRequest, TrainingInterrupted  # noqa: F401 (re-exported)
 from .models import check_labels, eval_mode, has_batchnorm, has_spectral_norm, sample
 from .runtime import ConfigError, UserError, atomic_write, ensure_writable_dir, remove_stale_temp_files
 
@@ -143,51 +144,6 @@ TTUR_RATES = {
     "bce-ns": dict(lr_d=1e-4, lr_g=5e-4),               # their DCGAN on CIFAR-10 (FID 36.9 vs 37.7 with one rate)
     "wgan-gp": dict(lr_d=3e-4, lr_g=1e-4, n_critic=1),  # their WGAN-GP on CIFAR-10 and LSUN Bedrooms
 }
-
-
-class NonFiniteLossError(UserError, RuntimeError):
-    """A loss or weight became NaN or inf; the message names the step and the last good checkpoint."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C (SIGINT) or SIGTERM stopped :func:`train` after a whole step; ``checkpoint`` is the
-    checkpoint it saved at ``step`` (None without ``out_dir``)."""
-
-    def __init__(self, step: int, checkpoint=None):
-        self.step, self.checkpoint = step, checkpoint
-        where = f"checkpoint saved at {checkpoint}" if checkpoint else "no out_dir, nothing saved"
-        super().__init__(f"interrupted after step {step}; {where}")
-
-
-class _StopRequest:
-    """While active, SIGINT/SIGTERM only ask the loop to stop after the current step (so the saved
-    state is a whole step); a second Ctrl-C interrupts at once. Inactive outside the main thread."""
-
-    def __init__(self):
-        self.requested = False
-        self._old = {}
-
-    def __enter__(self):
-        import signal
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        import signal
-
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc):
-        import signal
-
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
 
 
 # ----------------------------------------------------------------------------- the two steps
@@ -438,10 +394,12 @@ class _Bookkeeper:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.history: dict = {}
         self.samples: list = []
-        self.buffer: list = []
+        # one host sync per flush, NaN guard; torchrun: the global batch's values, on every rank
+        self.log = ScalarLog(self.history, reduce=self.par.mean, last_good=self._last_good,
+                             items_per_step=cfg.batch_size * cfg.n_critic, rate_name="images_per_s")
         gen = torch.Generator().manual_seed(cfg.seed)
         self.fixed_z = torch.randn(cfg.n_samples, cfg.latent_dim, generator=gen).to(device)
-        self.t0 = self.t_flush = time.perf_counter()
+        self.t0 = time.perf_counter()
         self._lock = None
 
     def __enter__(self):
@@ -472,14 +430,20 @@ class _Bookkeeper:
         if ck is None:
             return 0
         check_resumable(ck, self.G, self.D, self.cfg, data, path)
+        if int(ck["step"]) > self.cfg.steps:                   # a resume never goes back in time
+            raise ConfigError(f"{path} is already at step {int(ck['step'])}, past steps={self.cfg.steps}: ask for more "
+                              "steps to continue it (or leave --steps out to keep the run's own), or use another "
+                              "output folder")
         got = restore_training(ck, G=self.G, D=self.D, ema=self.ema, opt_g=self.opts[0], opt_d=self.opts[1],
                                loader=data, device=self.device)
-        self.fixed_z, self.history = got["fixed_noise"], got["history"]
+        self.fixed_z = got["fixed_noise"]
+        self.history.clear()
+        self.history.update(got["history"])                     # the log writes into this same dict
         return got["step"]
 
     def end_of_step(self, step: int, scalars: dict, fp, bar=None, stop: bool = False) -> None:
         cfg = self.cfg
-        self.buffer.append(scalars)
+        self.log.append(scalars)
         last = step == cfg.steps
         ckpt = self.out_dir is not None and (last or (cfg.ckpt_every and step % cfg.ckpt_every == 0))
         grid = last or (cfg.sample_every and step % cfg.sample_every == 0)
@@ -514,26 +478,7 @@ class _Bookkeeper:
     def flush(self, step: int, stop: bool = False) -> bool:
         """Move the buffered scalars to the history (and check them); returns ``stop``, under torchrun
         True when any rank asked to stop."""
-        if not self.buffer:
-            return stop
-        now, n = time.perf_counter(), len(self.buffer)
-        keys = list(self.buffer[0])
-        table = torch.stack([torch.stack([b[k].float() for b in self.buffer]) for k in keys])  # (keys, steps)
-        table, stop = self.par.mean(table, stop)          # torchrun: the global batch's values, on every rank
-        stacked = dict(zip(keys, table.cpu().tolist()))   # one sync
-        for name in ("loss_D", "loss_G"):
-            bad = [i for i, v in enumerate(stacked[name]) if not math.isfinite(v)]
-            if bad:
-                raise NonFiniteLossError(f"{name} became {stacked[name][bad[0]]} at step {step - n + 1 + bad[0]}; "
-                                         f"training stopped. Last good checkpoint: {self._last_good()}. Lower the "
-                                         "learning rates or check the data range.")
-        ips = n * self.cfg.batch_size * self.cfg.n_critic / max(now - self.t_flush, 1e-9)
-        self.history.setdefault("step", []).extend(range(step - n + 1, step + 1))
-        for k, v in stacked.items():
-            self.history.setdefault(k, []).extend(v)
-        self.history.setdefault("images_per_s", []).extend([ips] * n)
-        self.buffer, self.t_flush = [], now
-        return stop
+        return self.log.flush(step, stop)
 
     def sample_grid(self, step: int) -> None:
         on_main(self._draw_grid, step)                    # torchrun: rank 0 draws and writes, the others wait
@@ -600,7 +545,7 @@ def train(G: nn.Module, D: nn.Module, data, cfg: TrainConfig, *, device=None, ou
     with _Bookkeeper(cfg, G, D, ema, (opt_g, opt_d), device, out_dir, callback, par) as book:  # lock, resume, logs
         start = book.resume(data) if resume else 0
         with fast_path(cfg, G, D, ema and ema.model, (opt_g, opt_d), data, device, cfg.steps - start) as fp, \
-                par, _StopRequest() as stop:
+                par, StopRequest() as stop:
             Gf, Df, batches = fp.G, fp.D, fp.batches       # G and D as the fast path runs them
             if start < cfg.steps:                           # set-up checks and compilation on the first batch
                 first = next(batches)                       # (images, labels): labels None unless conditional
