@@ -612,37 +612,39 @@ def fmt_stat(s: dict, digits: int = 1) -> str:
 RECORD_NAME = "recipes_record.json"
 
 
-def record_path() -> Path:
-    """docs/recipes_record.json of this repository (the record scripts/record_recipes.py writes)."""
+def record_path(name: str = RECORD_NAME) -> Path:
+    """docs/<name> of this repository (default: the record scripts/record_recipes.py writes)."""
     from pathlib import Path
 
-    return Path(__file__).resolve().parents[2] / "docs" / RECORD_NAME
+    return Path(__file__).resolve().parents[2] / "docs" / name
 
 
-def load_record(path=None, repo: Optional[str] = None, ref: str = "main") -> dict:
-    """The recorded comparison: ``path``, else docs/recipes_record.json of this repository, else (an
-    installed package without the repository, e.g. on Colab) the same file downloaded from GitHub
-    ``repo`` at ``ref``. One clear error if none can be had."""
+def load_record(path=None, repo: Optional[str] = None, ref: str = "main", name: str = RECORD_NAME,
+                script: str = "scripts/record_recipes.py") -> dict:
+    """A recorded experiment: ``path``, else docs/``name`` of this repository, else (an installed
+    package without the repository, e.g. on Colab) the same file downloaded from GitHub ``repo`` at
+    ``ref``. One clear error if none can be had (``script`` is what makes the record). Notebooks 10
+    and 11 load their records through here."""
     import json
     from pathlib import Path
 
     from ..runtime import UserError
 
-    p = Path(path) if path is not None else record_path()
+    p = Path(path) if path is not None else record_path(name)
     if p.is_file():
         return json.loads(p.read_text())
     if path is None and repo:
         import urllib.request
 
-        url = f"https://raw.githubusercontent.com/{repo}/{ref}/docs/{RECORD_NAME}"
+        url = f"https://raw.githubusercontent.com/{repo}/{ref}/docs/{name}"
         try:
             with urllib.request.urlopen(url, timeout=30) as r:
                 return json.loads(r.read().decode())
         except Exception as e:  # noqa: BLE001 - offline, moved, ...: say what to do instead
-            raise UserError(f"no {RECORD_NAME} here ({p}) and downloading {url} failed ({e}). Run "
-                            "scripts/record_recipes.py from a clone of the course, or set RERUN_RECORD = True in the "
+            raise UserError(f"no {name} here ({p}) and downloading {url} failed ({e}). Run "
+                            f"{script} from a clone of the course, or set RERUN_RECORD = True in the "
                             "notebook's parameters cell (hours on a CPU).") from None
-    raise UserError(f"no recorded comparison at {p}: run python scripts/record_recipes.py (hours on a CPU), or set "
+    raise UserError(f"no recorded comparison at {p}: run python {script} (hours on a CPU), or set "
                     "RERUN_RECORD = True in the notebook's parameters cell.")
 
 
@@ -815,22 +817,29 @@ def record_sentences(record: dict, part: str) -> str:
     return "\n".join(out)
 
 
-def write_sentences(notebook, record: dict) -> bool:
-    """Put :func:`record_sentences` between the markers of ``notebook`` (a path); True if it changed."""
+def write_marked(notebook, blocks: dict) -> bool:
+    """Put ``blocks[(start, end)]`` (markdown) between the markers ``start`` and ``end`` of the markdown
+    cells of ``notebook`` (a path); True if it changed. The prose that quotes a record is generated
+    this way (notebooks 10 and 11), and a test keeps it equal to the record."""
     import json
     from pathlib import Path
 
     p = Path(notebook)
     nb = json.loads(p.read_text())
     changed = False
-    for part, (start, end) in SENTENCE_MARKERS.items():
+    for (start, end), text in blocks.items():
         for c in nb["cells"]:
             src = "".join(c["source"])
             if c["cell_type"] == "markdown" and start in src and end in src:
                 i, j = src.index(start) + len(start), src.index(end)
-                new = src[:i] + "\n" + record_sentences(record, part) + "\n" + src[j:]
+                new = src[:i] + "\n" + text + "\n" + src[j:]
                 if new != src:
                     c["source"], changed = new.splitlines(keepends=True), True
     if changed:
         p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     return changed
+
+
+def write_sentences(notebook, record: dict) -> bool:
+    """Put :func:`record_sentences` between the markers of ``notebook`` (a path); True if it changed."""
+    return write_marked(notebook, {markers: record_sentences(record, part) for part, markers in SENTENCE_MARKERS.items()})
