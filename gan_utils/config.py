@@ -438,14 +438,14 @@ class TranslationConfig:
         return cls(**_checked(opts, source, names, typing.get_type_hints(cls)))
 
 
-def load_translation_config(config=None, **overrides) -> TranslationConfig:
-    """A :class:`TranslationConfig` from a dict or a JSON file (checked like :func:`load_config`),
-    then ``overrides`` (the CLI's flags; ``None`` values are skipped)."""
+def load_translation_config(config=None, defaults: Optional[dict] = None, **overrides) -> TranslationConfig:
+    """A :class:`TranslationConfig` from ``defaults`` (e.g. the CLI's checkpoint interval), then a dict or a
+    JSON file (checked like :func:`load_config`), then ``overrides`` (the CLI's flags; ``None`` skipped)."""
     if config is None or isinstance(config, dict):
         opts, source = dict(config or {}), "options"
     else:
         opts, path = _read_config_file(config)
         source = str(path)
     opts.update({k: v for k, v in overrides.items() if v is not None})
-    return TranslationConfig.from_options(opts, source)
+    return TranslationConfig.from_options({**(defaults or {}), **opts}, source)
 

@@ -499,7 +499,7 @@ class UNetGenerator(nn.Module):
         self.down = nn.ModuleList()
         for i in range(depth):
             cin = in_channels if i == 0 else ch[i - 1]
-            layers = [] if i == 0 else [nn.LeakyReLU(0.2, True)]
+            layers = [] if i == 0 else [nn.LeakyReLU(0.2)]             # not in place: e_(i-1) is also a skip
             layers.append(nn.Conv2d(cin, ch[i], 4, 2, 1, bias=norm != "batch"))   # (B, cin, s, s) -> (B, ch, s/2, s/2)
             if 0 < i < depth - 1:                                      # no norm on the first and innermost
                 layers.append(_translator_norm(norm, ch[i]))
@@ -509,7 +509,7 @@ class UNetGenerator(nn.Module):
             innermost, outermost = i == depth - 1, i == 0
             cin = ch[i] if innermost or not skips else 2 * ch[i]       # cat[d_(i+1), e_i] when skipping
             cout = out_channels if outermost else ch[i - 1]
-            layers = [nn.ReLU(True), nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=outermost or norm != "batch")]
+            layers = [nn.ReLU(), nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=outermost or norm != "batch")]
             if outermost:
                 layers.append(nn.Tanh())
             else:

@@ -14,7 +14,8 @@ loop's promises (progress bar, one writer per folder, atomic checkpoints of ever
 loader, image pool and RNG, bit-exact resume refused on other settings, the NaN guard, Ctrl-C /
 SIGTERM / SIGHUP saving a whole step). :func:`build_translation` makes a task from a
 :class:`~gan_utils.config.TranslationConfig`; :func:`load_translator` rebuilds a trained generator
-from a checkpoint; :func:`translate_images` runs one in eval mode.
+from a checkpoint; :func:`translate_images` runs one in eval mode, :func:`translate_folder` on a folder of
+images (the ``translate`` command).
 """
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ from .losses import LOSSES, cycle_consistency_loss, identity_loss, l1_loss
 from .models import PatchDiscriminator, UNetGenerator, eval_mode
 from .train import ImagePool
 
-__all__ = ["Pix2PixTask", "CycleGANTask", "build_translation", "load_translator", "translate_images", "DIRECTIONS"]
+__all__ = ["Pix2PixTask", "CycleGANTask", "build_translation", "load_translator", "translate_images", "translate_folder",
+           "DIRECTIONS"]
 
 #: which generator ``translate`` runs: A -> B (pix2pix's only one, CycleGAN's G_AB) or B -> A (CycleGAN's G_BA)
 DIRECTIONS = ("AtoB", "BtoA")
@@ -326,3 +328,40 @@ def translate_images(G: nn.Module, images: torch.Tensor, batch_size: int = 500) 
             x = chunk.float().div(127.5).sub(1) if chunk.dtype == torch.uint8 else chunk.float()
             outs.append(G(x.to(device)).float().cpu())
     return torch.cat(outs) if outs else images.new_zeros((0,), dtype=torch.float32)
+
+
+def translate_folder(checkpoint, in_dir, out_dir, direction: str = "AtoB", device="cpu", batch_size: int = 256,
+                     progress: bool = True) -> list:
+    """``python -m gan_utils translate``: every PNG/JPEG image in ``in_dir`` (sub-folders too) through the
+    generator of ``checkpoint`` that translates ``direction``, written to ``out_dir`` as a PNG of the same
+    name (and sub-folder) at the model's size and channels. Returns the written paths. Errors a user can
+    fix (a missing or empty folder, unreadable images, ``out_dir`` = ``in_dir``, two inputs that would
+    write one file, a checkpoint that is no translator) raise one :class:`~gan_utils.runtime.UserError`."""
+    import numpy as np
+    from PIL import Image
+
+    from .data import list_image_folder, load_image_folder
+    from .runtime import UserError, atomic_write, ensure_writable_dir
+
+    src, dst = Path(in_dir).expanduser().resolve(), Path(out_dir).expanduser().resolve()
+    if src == dst:
+        raise UserError(f"--out {dst} is the input folder: the translations would overwrite the inputs. Choose "
+                        "another folder.")
+    G = load_translator(checkpoint, direction, device=device)
+    files = list_image_folder(src)[0]                         # the order load_image_folder decodes them in
+    names = [f.relative_to(src).with_suffix(".png") for f in files]
+    clash = sorted({n.as_posix() for n in names if names.count(n) > 1})
+    if clash:
+        raise UserError(f"{src} has several images that would be written as {clash[0]} (same name, other suffixes); "
+                        "rename one of them.")
+    data = load_image_folder(src, image_size=G.image_size, channels=G.in_channels, cache=False, progress=progress)
+    ensure_writable_dir(dst, "--out folder")
+    out = translate_images(G, data.images, batch_size=batch_size)          # (N, C, S, S) in [-1, 1]
+    u8 = ((out.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()   # (N, S, S, C)
+    written = []
+    for name, img in zip(names, u8):
+        path = dst / name
+        pil = Image.fromarray(img[..., 0] if img.shape[-1] == 1 else np.ascontiguousarray(img))
+        atomic_write(path, lambda f, pil=pil: pil.save(f, format="PNG"))
+        written.append(path)
+    return written

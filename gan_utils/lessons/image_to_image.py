@@ -78,6 +78,7 @@ class EdgeTask:
     paired: TwoDomainData
     unpaired: TwoDomainData
     test: TwoDomainData
+    halves: tuple = ()        # (indices of the A half, indices of the B half) into the training set
 
 
 def edge_task(image_size: int = 32, n_train: Optional[int] = None, n_test: Optional[int] = None) -> EdgeTask:
@@ -98,7 +99,7 @@ def edge_task(image_size: int = 32, n_train: Optional[int] = None, n_test: Optio
                              False, "fashion-mnist edges (half 1) / garments (half 2)")
     test = TwoDomainData(ImageDataset(te_e, te_y, "fashion-mnist test edges"), ImageDataset(te_x, te_y, "fashion-mnist test"),
                          True, "fashion-mnist edges -> garments (test pairs)")
-    return EdgeTask(paired, unpaired, test)
+    return EdgeTask(paired, unpaired, test, (half_a, half_b))
 
 
 @dataclass
