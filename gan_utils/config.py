@@ -366,7 +366,7 @@ class TranslationConfig:
                                         # (--pool_size 50), 0 for pix2pix (its model sets pool_size=0)
     lr: float = 2e-4                    # Adam learning rate of every G and D (--lr 0.0002)
     betas: tuple = (0.5, 0.999)         # Adam betas (--beta1 0.5; beta2 0.999), as DCGAN
-    batch_size: int = 32                # the papers train with 1 (pix2pix also up to 10); on a CPU a batch is cheaper per image
+    batch_size: int = 32                # the authors' code's default is 1; on a CPU a batch costs less per image
     steps: int = 2000                   # generator updates
     seed: int = 0                       # models, data order and dropout derive from it
     log_every: int = 50                 # host sync and NaN check interval

@@ -450,8 +450,9 @@ def _check_translator_args(who: str, norm: str, **positive) -> None:
 
 
 class UNetGenerator(nn.Module):
-    """pix2pix's generator (Isola et al. 2017, the "U-Net" of their Sec. 3.2.1): image ``(B, in_channels,
-    S, S)`` -> image ``(B, out_channels, S, S)`` in [-1, 1], taught in notebooks/11_image_to_image.ipynb.
+    """pix2pix's generator (Isola et al. 2017; the U-Net of Ronneberger, Fischer, Brox 2015): image
+    ``(B, in_channels, S, S)`` -> image ``(B, out_channels, S, S)`` in [-1, 1], taught in
+    notebooks/11_image_to_image.ipynb.
 
     An encoder of ``depth`` stride-2 convolutions (4x4 kernels) takes the image down to
     ``S / 2**depth`` (1x1 by default, as the authors' ``unet_256``), a decoder of as many stride-2
