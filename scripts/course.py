@@ -17,7 +17,8 @@ JupyterLab's command line: ``--allow-root`` when run as root (containers, cloud 
 on Linux without a display (nothing could open one there), then the words of ``$JUPYTER_ARGS``
 (e.g. ``JUPYTER_ARGS="--ip=0.0.0.0 --port=9000"``), which come last and so win. The address with
 its token is printed in a box once the server is up. ``OMP_WAIT_POLICY=PASSIVE`` is set for the
-kernels unless already set (idle OpenMP threads sleep instead of spinning on a busy CPU).
+kernels unless already set (idle OpenMP threads sleep instead of spinning on a busy CPU), and a
+matplotlib backend that draws nothing into a notebook (``MPLBACKEND=Agg``) is replaced by the inline one.
 """
 from __future__ import annotations
 
@@ -96,7 +97,11 @@ def jupyter_command(workdir: Path = WORKDIR, *, uid: int | None = None, env=None
 
 
 def launch_env(env=None) -> dict:
-    env = dict(os.environ if env is None else env)
+    """JupyterLab's environment (its kernels inherit it): idle OpenMP threads sleep, and a matplotlib
+    backend that cannot draw into a notebook (``MPLBACKEND=Agg`` on many servers) becomes the inline one."""
+    from notebook_exec import kernel_env  # same folder
+
+    env = kernel_env(env)
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return env
 

@@ -123,14 +123,14 @@ def part_steps(dry: bool, out: Path) -> dict:
 
 def part_notebook08(dry: bool, out: Path) -> dict:
     import nbformat
-    from nbclient import NotebookClient
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from notebook_exec import execute
 
     path = ROOT / "notebooks" / "08_full_training.ipynb"
-    os.environ["GAN_COURSE_SMOKE"] = "1"
-    os.environ["GAN_COURSE_CHECKPOINTS"] = tempfile.mkdtemp(prefix="gpu-check-nb08-")
     nb = nbformat.read(path, as_version=4)
     t = time.perf_counter()
-    NotebookClient(nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    execute(nb, path.parent, GAN_COURSE_SMOKE="1", GAN_COURSE_CHECKPOINTS=tempfile.mkdtemp(prefix="gpu-check-nb08-"))
     return {"ok": True, "seconds": round(time.perf_counter() - t, 1)}
 
 

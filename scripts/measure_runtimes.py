@@ -56,16 +56,13 @@ def run(path: Path, smoke: bool, ckpt: str, save_dir: Path | None = None) -> flo
     folder for the whole invocation, so it times a learner's first pass: 04 trains from scratch and
     06 then reuses 04's model, as it would after the learner ran 04."""
     import nbformat
-    from nbclient import NotebookClient
 
-    from gan_utils.runtime import temporary_env
+    from notebook_exec import execute  # same folder
 
-    with temporary_env(GAN_COURSE_SMOKE="1" if smoke else "0", GAN_COURSE_CHECKPOINTS=ckpt):
-        nb = nbformat.read(path, as_version=4)
-        t = time.perf_counter()
-        NotebookClient(nb, timeout=None, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-        secs = time.perf_counter() - t
+    nb = nbformat.read(path, as_version=4)
+    t = time.perf_counter()
+    execute(nb, path.parent, GAN_COURSE_SMOKE="1" if smoke else "0", GAN_COURSE_CHECKPOINTS=ckpt)
+    secs = time.perf_counter() - t
     if save_dir is not None:  # the executed notebook, to read its numbers (never committed)
         save_dir.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, save_dir / path.name)
