@@ -21,7 +21,11 @@ fresh:  ## a fresh copy of one notebook in my-notebooks/ (yours is kept in my-no
 	@test -n "$(NB)" || { echo "usage: make fresh NB=04"; exit 2; }
 	$(PYTHON) scripts/course.py fresh $(NB)
 
+move-edits:  ## your saved work in the tracked notebooks/ moves to my-notebooks/; notebooks/ restored with git
+	$(PYTHON) scripts/course.py move-edits
+
 test: setup  ## command 2: set up and run every test (unit tests + all notebooks in smoke mode under nbval)
+	@$(PYTHON) scripts/course.py check-tracked
 	GAN_COURSE_SMOKE=1 OMP_WAIT_POLICY=PASSIVE $(PYTHON) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider
 
 test-fast:  ## unit tests only, no install

@@ -50,6 +50,13 @@ def is_checked(cell) -> bool:
     return cell.cell_type == "code" and cell.source.lstrip().startswith(CHECK_MARK)
 
 
+def saved_outputs(nb) -> list[int]:
+    """Indexes of the code cells that carry what the outputs policy strips (outputs or an execution
+    count outside the recorded NBVAL_CHECK_OUTPUT cells): what JupyterLab saves into a notebook run in it."""
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_checked(c)
+            and (c.get("outputs") or c.get("execution_count") is not None)]
+
+
 def course_slug() -> tuple[str, str]:
     try:
         import tomllib
