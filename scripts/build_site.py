@@ -398,6 +398,14 @@ def export_figures(executed: dict, modes: dict, out_dirs: list[Path]) -> list[tu
     return shown
 
 
+def planned_slides(nb) -> int:
+    """How many slides (and sub-slides) the cells' ``slideshow.slide_type`` make: nbconvert starts a
+    slide at every "slide"/"subslide" cell, and at the first cell that is not skipped."""
+    types = [c.metadata.get("slideshow", {}).get("slide_type", "-") for c in nb.cells]
+    visible = [t for t in types if t not in ("skip", "notes")]
+    return sum(t in ("slide", "subslide") for t in visible[1:]) + bool(visible)
+
+
 def slide_count(deck: str) -> int:
     """The slides of a rendered deck: reveal.js <section>s that hold no further section."""
     return len(re.findall(r"<section\b", deck)) - len(re.findall(r"<section\b[^>]*>\s*<section\b", deck))
