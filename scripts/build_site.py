@@ -179,7 +179,8 @@ def _nav(pages: list[tuple[str, str]], i: int, where: str) -> str:
 COLLAPSED_INPUT = """
 {%- block input_group -%}
 {%- if cell.metadata.get('jupyter', {}).get('source_hidden') -%}
-<details class="course-collapsed"><summary>{{ cell.source.split('\\n', 1)[0].lstrip('# ') | e }}</summary>
+<details class="course-collapsed"><summary>{{ (cell.metadata.get('course_summary')
+  or cell.source.split('\\n', 1)[0].lstrip('# ')) | e }}</summary>
 {{ super() }}
 </details>
 {%- else -%}
@@ -235,18 +236,11 @@ def _exporter(kind: str, mathjax_url: str, **traits):
     return exporter
 
 
-#: jupyter-server-mathjax ships MathJax 2 with one web font, STIX-Web; MathJax's default (TeX fonts)
-#: would be fetched from the site, fail (404) and fall back to worse glyphs. Set before MathJax loads.
-MATHJAX_FONTS = ('<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], '
-                 'preferredFont: null, webFont: "STIX-Web", imageFont: null}, SVG: {font: "STIX-Web"}});</script>')
-
-
 def _drop_cdn_scripts(body: str) -> str:
     """Scripts the pages do not need (no widget state is embedded; no mermaid diagrams); they come
-    from a CDN and would only fail offline. And MathJax told which fonts the site has."""
+    from a CDN and would only fail offline."""
     body = re.sub(r'<script src="[^"]*require[^"]*"></script>\s*', "", body)
-    body = re.sub(r'<script type="module">[^<]*mermaid[^<]*</script>\s*', "", body, flags=re.S)
-    return re.sub(r'(<script[^>]+src="[^"]*MathJax\.js)', lambda m: MATHJAX_FONTS + "\n" + m.group(1), body, count=1)
+    return re.sub(r'<script type="module">[^<]*mermaid[^<]*</script>\s*', "", body, flags=re.S)
 
 
 def render_page(nb, name: str, pages, i: int, note: str, mathjax_url: str) -> str:
@@ -317,7 +311,6 @@ def render_doc(page: str, built: set, mathjax_url: str) -> str:
     return f"""<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
-{MATHJAX_FONTS}
 <script src="{mathjax_url}"></script>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em; line-height: 1.6; }}
@@ -411,11 +404,30 @@ def slide_count(deck: str) -> int:
     return len(re.findall(r"<section\b", deck)) - len(re.findall(r"<section\b[^>]*>\s*<section\b", deck))
 
 
+#: On a slide, a code cell longer than this that draws a figure shows the figure, its code collapsed.
+SLIDE_CODE_LINES = 8
+
+
+def figures_first(nb):
+    """A copy of ``nb`` for the slides: the source of each long code cell that draws a figure is
+    collapsed to a one-line summary, so that the figure, not its plotting code, fills the slide."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    for c in nb.cells:
+        draws = any(k.startswith("image/") for o in c.get("outputs", []) for k in o.get("data", {}))
+        n = len(c.source.splitlines())
+        if c.cell_type == "code" and draws and n > SLIDE_CODE_LINES:
+            c.metadata.setdefault("jupyter", {})["source_hidden"] = True
+            c.metadata["course_summary"] = f"The code that draws this figure ({n} lines)"
+    return nb
+
+
 def render_deck(nb, name: str, title: str, mathjax_url: str) -> str:
     """``nb`` (executed) as a reveal.js deck for ``slides/``: the cells' ``slideshow.slide_type`` pick
     the slides; reveal.js and MathJax come from the site itself (``../reveal.js``, ``../mathjax``)."""
     exporter = _exporter("reveal", "../" + mathjax_url, reveal_url_prefix="../" + REVEAL_DIR, reveal_theme=REVEAL_THEME)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": f"{name}"}})
+    body, _ = exporter.from_notebook_node(figures_first(nb), resources={"metadata": {"name": f"{name}"}})
     body = _drop_cdn_scripts(body)
     body = body.replace("</head>", f"<style>{SLIDES_CSS}</style>\n</head>", 1)
     links = (f'<nav class="course-deck-links"><a href="../{name}.html">{html.escape(title)}: the page</a> '

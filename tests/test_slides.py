@@ -109,7 +109,8 @@ def test_a_deck_renders_from_the_executed_run_offline(tmp_path):
         assert (tmp_path / build_site.REVEAL_DIR / f).is_file(), f
     for css in (tmp_path / build_site.REVEAL_DIR).rglob("*.css"):
         assert not re.search(r"@import\s+url\(\s*['\"]?https?:", css.read_text()), f"{css.name} imports from a CDN"
-    assert deck.count('<details class="course-collapsed">') == 1 and sync_notebooks.SETUP_SUMMARY in deck
+    assert deck.count(f"<summary>{sync_notebooks.SETUP_SUMMARY}</summary>") == 1     # the set-up cell, collapsed
+    assert "The code that draws this figure" in deck           # long plotting code folded: the figure fills the slide
     assert "data:image/png;base64" in deck                      # the figures of the executed run
     assert 'class="concept-check"' in deck                      # the in-class questions
     assert "def optimal_discriminator" not in deck              # the exercises are homework, skipped
