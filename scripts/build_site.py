@@ -1,19 +1,25 @@
 #!/usr/bin/env python3
 """Build the browsable course (``make site``): execute the notebooks, render them to HTML with
-their figures and typeset equations, add an index page and previous/next navigation, and refresh
-the README's key figures in ``docs/figures/``.
+their figures and typeset equations, add an index page and previous/next navigation, render each
+notebook as a reveal.js deck (``slides/``; ``make slides`` builds only these), render the lecturer's
+guide and the Chinese entry (``DOC_PAGES``), and refresh the README's key figures in ``docs/figures/``.
 
     python scripts/build_site.py                   # every notebook in its mode from MODES -> build/site/
     python scripts/build_site.py 01 04             # only these (navigation links the pages built)
     python scripts/build_site.py --smoke 01        # all in smoke mode: a quick check, never touches docs/figures
     python scripts/build_site.py --force           # re-execute even notebooks whose cached run is current
     python scripts/build_site.py --from-cache      # re-render from the cached runs, stale or not
+    python scripts/build_site.py --slides-only     # only the decks (`make slides`)
+    python scripts/build_site.py --smoke --record-figures 11   # store a new notebook's figure count
 
 Executed notebooks are cached in ``build/site-cache/`` under a key made of the notebook, its mode
 and the gan_utils sources, so a second build re-executes only what changed. Widgets are off
 (``GAN_COURSE_WIDGETS=0``): a static page shows each explorer's representative figure. MathJax is
 served from the site itself (the ``jupyter-server-mathjax`` package's copy), so pages typeset
-their equations offline too. ``.github/workflows/pages.yml`` publishes ``build/site`` to GitHub Pages.
+their equations offline too; so is reveal.js (the ``sphinx-revealjs`` package's copy). Kernels draw
+inline whatever the caller's MPLBACKEND (notebook_exec.py), and a page of a notebook known to draw
+figures (``docs/figures/page_figures.json``) that has none fails the build. The setup cell, whose
+source JupyterLab shows collapsed, is a one-line summary on the pages and slides that expands on click. ``.github/workflows/pages.yml`` publishes ``build/site`` to GitHub Pages.
 """
 from __future__ import annotations
 
