@@ -245,14 +245,14 @@ def part_steps(dry: bool, scratch: Path) -> dict:
 
 def part_notebook08(dry: bool, scratch: Path) -> dict:
     import nbformat
-    from nbclient import NotebookClient
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from notebook_exec import execute
 
     path = ROOT / "notebooks" / "08_full_training.ipynb"
-    os.environ["GAN_COURSE_SMOKE"] = "1"
-    os.environ["GAN_COURSE_CHECKPOINTS"] = str(scratch / "nb08-checkpoints")
     nb = nbformat.read(path, as_version=4)
     t = time.perf_counter()
-    NotebookClient(nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    execute(nb, path.parent, GAN_COURSE_SMOKE="1", GAN_COURSE_CHECKPOINTS=str(scratch / "nb08-checkpoints"))
     return {"ok": True, "seconds": round(time.perf_counter() - t, 1)}
 
 
