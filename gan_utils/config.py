@@ -310,15 +310,19 @@ def build_run(opts):
                           channels=rc.channels if rc.dataset.startswith("folder:") else None)
     channels = ds.images.shape[1]
     num_classes = _num_classes(ds) if rc.conditional else None     # class-conditional: the data's labels (notebook 09)
-    try:
+
+    def models():
         if rc.model == "dcgan":
-            G = DCGANGenerator(tcfg.latent_dim, channels, rc.image_size, rc.width, num_classes=num_classes)
-            D = DCGANDiscriminator(channels, rc.image_size, rc.width, norm=rc.norm, num_classes=num_classes,
-                                   conditioning=rc.conditional or "projection")
-        else:
-            shape = tuple(ds.images.shape[1:])
-            G = MLPGenerator(tcfg.latent_dim, shape, hidden=rc.width * 8, depth=3, tanh_output=True)
-            D = MLPDiscriminator(shape, hidden=rc.width * 8, depth=3, spectral=rc.norm == "spectral")
+            return (DCGANGenerator(tcfg.latent_dim, channels, rc.image_size, rc.width, num_classes=num_classes),
+                    DCGANDiscriminator(channels, rc.image_size, rc.width, norm=rc.norm, num_classes=num_classes,
+                                       conditioning=rc.conditional or "projection"))
+        shape = tuple(ds.images.shape[1:])
+        return (MLPGenerator(tcfg.latent_dim, shape, hidden=rc.width * 8, depth=3, tanh_output=True),
+                MLPDiscriminator(shape, hidden=rc.width * 8, depth=3, spectral=rc.norm == "spectral"))
+
+    _check_model_memory(models, rc.width, device)                   # before allocating anything
+    try:
+        G, D = models()
         G, D = G.to(device), D.to(device)
     except (MemoryError, RuntimeError) as e:                        # torch's allocators raise RuntimeError
         if not isinstance(e, MemoryError) and "alloc" not in str(e).lower() and "out of memory" not in str(e).lower():
@@ -327,6 +331,29 @@ def build_run(opts):
                           f"({str(e).splitlines()[0][:120]}); use a smaller width (the course's models use 8 to 128)") from None
     loader = InMemoryLoader(ds, tcfg.batch_size, device=device, seed=tcfg.seed, with_labels=num_classes is not None)
     return G, D, loader, tcfg
+
+
+def _check_model_memory(models, width: int, device) -> None:
+    """Refuse, before any allocation, models whose weights, gradients and Adam moments (4 copies in
+    float32) would not fit in the free memory: built on torch's "meta" device, which allocates nothing
+    (a width of 200 000 once allocated gigabytes before failing, or got the process killed)."""
+    import torch
+
+    from .runtime import available_memory
+
+    if torch.device(device).type != "cpu":
+        return                                   # GPUs: their own out-of-memory error is caught and explained
+    try:
+        with torch.device("meta"):
+            G, D = models()
+    except Exception:                            # noqa: BLE001 - a layer that cannot be built on meta: skip the check
+        return
+    need = 4 * 4 * sum(p.numel() for m in (G, D) for p in m.parameters())
+    free = available_memory()
+    if free is not None and need > free:
+        raise ConfigError(f"width={width}: G and D would need {need / 2**30:.1f} GiB for their weights, gradients and "
+                          f"Adam moments, and {free / 2**30:.1f} GiB are free; use a smaller width (the course's "
+                          "models use 8 to 128)")
 
 
 def _num_classes(ds) -> int:
