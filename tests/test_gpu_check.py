@@ -148,11 +148,18 @@ def test_apply_folds_a_returned_folder_into_the_tables(tmp_path):
 @pytest.mark.slow
 def test_a_part_that_times_out_leaves_no_process_behind(tmp_path):
     # guards against: an orphaned benchmark still running on the GPU and distorting the next part's timings
-    out = tmp_path / "out"
+    # The benchmark is made to hang (a sitecustomize that sleeps in bench_train.py only), so the part times out
+    # on any machine: a real quick benchmark finished inside the 4 s limit on a fast idle CI machine.
+    out, hook = tmp_path / "out", tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import sys, time, pathlib\nif sys.argv and sys.argv[0].endswith('bench_train.py'):\n"
+        f"    pathlib.Path({str(tmp_path / 'started')!r}).touch()\n    time.sleep(600)\n")
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_check.py"), "--dry-run", "--only", "bench",
-                        "--part-timeout", "4", "--out-dir", str(out)], capture_output=True, text=True, timeout=300,
-                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert r.returncode == 1 and "timed out after 4 s" in r.stdout, r.stdout[-2000:]
+                        "--part-timeout", "8", "--out-dir", str(out)], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(hook), str(ROOT)])))
+    assert r.returncode == 1 and "timed out after 8 s" in r.stdout, r.stdout[-2000:]
+    assert (tmp_path / "started").exists(), "the benchmark never started: nothing was there to be killed"
     time.sleep(1)
     left = subprocess.run(["pgrep", "-af", "bench_train.py"], capture_output=True, text=True).stdout
     assert "gpu-check-scratch" not in left, f"a timed-out part left processes behind:\n{left}"
