@@ -32,6 +32,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .runtime import ConfigError
+
 IMAGE_SIZES = (28, 32, 64)
 NORMS = ("batch", "layer", "none", "spectral")
 #: how a class-conditional discriminator sees the label (DCGANDiscriminator(num_classes=K, conditioning=...))
@@ -109,6 +111,14 @@ class ConditionalBatchNorm2d(nn.Module):
         return gamma[:, :, None, None] * h + beta[:, :, None, None]        # gamma[y] * x_hat + beta[y]
 
 
+def _check_sizes(who: str, **sizes) -> None:
+    """Each size a whole number >= 1, else one :class:`ConfigError` naming it (a width of 0 would build
+    layers of no channels and fail later with an obscure shape error)."""
+    for name, v in sizes.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(f"{who}: {name}={v!r} must be a whole number >= 1")
+
+
 # ----------------------------------------------------------------------------- MLPs
 def _mlp(sizes, act, out_act=None, spectral=False):
     layers = []
@@ -131,6 +141,7 @@ class MLPGenerator(nn.Module):
     def __init__(self, latent_dim: int = 64, out_shape=(2,), hidden: int = 256, depth: int = 3,
                  tanh_output: bool = False):
         super().__init__()
+        _check_sizes("MLPGenerator", latent_dim=latent_dim, hidden=hidden, depth=depth)
         out_shape = tuple(int(s) for s in (out_shape if isinstance(out_shape, (tuple, list)) else (out_shape,)))
         self.config = {"kind": "MLPGenerator", "latent_dim": latent_dim, "out_shape": list(out_shape),
                        "hidden": hidden, "depth": depth, "tanh_output": tanh_output}
@@ -149,6 +160,7 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(self, in_shape=(2,), hidden: int = 256, depth: int = 3, spectral: bool = False):
         super().__init__()
+        _check_sizes("MLPDiscriminator", hidden=hidden, depth=depth)
         in_shape = tuple(int(s) for s in (in_shape if isinstance(in_shape, (tuple, list)) else (in_shape,)))
         self.config = {"kind": "MLPDiscriminator", "in_shape": list(in_shape), "hidden": hidden,
                        "depth": depth, "spectral": spectral}
@@ -167,7 +179,7 @@ class MLPDiscriminator(nn.Module):
 def _plan(image_size: int):
     """Start resolution and number of stride-2 up/down-samplings for each supported size."""
     if image_size not in IMAGE_SIZES:
-        raise ValueError(f"image_size={image_size} is not supported; use one of {IMAGE_SIZES} "
+        raise ConfigError(f"image_size={image_size} is not supported; use one of {IMAGE_SIZES} "
                          "(gan_utils.data.load_dataset(..., image_size=32) pads 28x28 images)")
     return {28: (7, 2), 32: (4, 3), 64: (4, 4)}[image_size]
 
@@ -197,9 +209,10 @@ class DCGANGenerator(nn.Module):
     def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 32, width: int = 64,
                  num_classes: Optional[int] = None):
         super().__init__()
+        _check_sizes("DCGANGenerator", latent_dim=latent_dim, channels=channels, width=width)
         if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool)
                                         or num_classes < 1):
-            raise ValueError(f"num_classes={num_classes!r} must be a whole number >= 1 (None: unconditional)")
+            raise ConfigError(f"num_classes={num_classes!r} must be a whole number >= 1 (None: unconditional)")
         self.config = {"kind": "DCGANGenerator", "latent_dim": latent_dim, "channels": channels,
                        "image_size": image_size, "width": width}
         if num_classes is not None:                  # only then: unconditional configs stay as they were
@@ -292,13 +305,14 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, channels: int = 1, image_size: int = 32, width: int = 64, norm: str = "batch",
                  num_classes: Optional[int] = None, conditioning: str = "projection"):
         super().__init__()
+        _check_sizes("DCGANDiscriminator", channels=channels, width=width)
         if norm not in NORMS:
-            raise ValueError(f"norm={norm!r}; use one of {NORMS}")
+            raise ConfigError(f"norm={norm!r}; use one of {NORMS}")
         if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool)
                                         or num_classes < 1):
-            raise ValueError(f"num_classes={num_classes!r} must be a whole number >= 1 (None: unconditional)")
+            raise ConfigError(f"num_classes={num_classes!r} must be a whole number >= 1 (None: unconditional)")
         if conditioning not in CONDITIONINGS:
-            raise ValueError(f"conditioning={conditioning!r}; use one of {CONDITIONINGS}")
+            raise ConfigError(f"conditioning={conditioning!r}; use one of {CONDITIONINGS}")
         self.config = {"kind": "DCGANDiscriminator", "channels": channels, "image_size": image_size,
                        "width": width, "norm": norm}
         if num_classes is not None:                  # only then: unconditional configs stay as they were
@@ -641,6 +655,10 @@ def _device_of(G) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
+#: the smallest truncation threshold: the redraws per coordinate grow as 1 / (0.8 t) (1 250 at t = 0.001)
+MIN_TRUNCATION = 1e-3
+
+
 def truncated_normal(n: int, dim: int, truncation: Optional[float] = None, seed: Optional[int] = 0) -> torch.Tensor:
     """``(n, dim)`` draws of z ~ N(0, I) with every coordinate outside ``[-truncation, truncation]``
     redrawn until it falls inside: the truncation trick of BigGAN (Brock, Donahue, Simonyan 2019,
@@ -652,10 +670,12 @@ def truncated_normal(n: int, dim: int, truncation: Optional[float] = None, seed:
     dim = int(dim)
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     z = torch.randn(n, dim, generator=gen)
-    if truncation is None or math.isinf(truncation):
+    if truncation is None or (isinstance(truncation, (int, float)) and math.isinf(truncation) and truncation > 0):
         return z
-    if not truncation > 0:
-        raise ValueError(f"truncation={truncation!r} must be > 0 (None: no truncation)")
+    if isinstance(truncation, bool) or not isinstance(truncation, (int, float)) or not truncation >= MIN_TRUNCATION:
+        raise ConfigError(f"truncation={truncation!r} must be a number >= {MIN_TRUNCATION} (None: no truncation): a "
+                          f"coordinate falls in [-t, t] with probability about 0.8 t, so a smaller t would redraw "
+                          "almost without end")
     while True:
         outside = z.abs() > truncation                     # |z_i| > t: redraw those coordinates only
         count = int(outside.sum())
