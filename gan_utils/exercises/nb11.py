@@ -142,7 +142,8 @@ def check_cycle_losses(fn, seed: int = 0) -> bool:
                  "the identity terms feed each generator its own input domain: G_ab should get b (already a B image)"),
             ]
             for alt, hint in hints:
-                if hint and abs(v - float(alt)) <= 1e-5 * max(1.0, abs(float(alt))):
+                alt = float(alt.detach())
+                if hint and abs(v - alt) <= 1e-5 * max(1.0, abs(alt)):
                     _fail(f"{name}: {hint} (got {v:.5g}, expected {w:.5g} for lambda_cycle={lam}, "
                           f"lambda_identity={lam_id}).")
             _fail(f"{name}: got {v:.5g}, expected {w:.5g} for lambda_cycle={lam}, lambda_identity={lam_id}.")

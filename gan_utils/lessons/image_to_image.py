@@ -429,6 +429,11 @@ def record_sentences(record: dict, part: str) -> str:
             out.append(f"* full vs GAN alone, {_compare('full', 'GAN alone', S['full'], S['GAN alone'], m)}.")
         for m in METRICS:
             out.append(f"* full vs pix2pix, {_compare('full', 'pix2pix', S['full'], p, m)}.")
+        ref = record["reference"]
+        out.append("")
+        out.append(f"For scale: the input edge map itself is at per-pixel L1 {ref['edges_l1']:.3f} from its garment, and the "
+                   f"classifier is right on {ref['classifier_accuracy']:.3f} of the true garments (the ceiling of class "
+                   "agreement).")
     elif part == "hidden":
         s = record["cyclegan"]["summary"]["full"]
         noise = sorted({k.split(".", 2)[2] for k in s if k.startswith("hidden.noise.")}, key=float)
@@ -445,8 +450,8 @@ def record_sentences(record: dict, part: str) -> str:
         out.append("")
         out.append(f"So the generated edge maps let G_AB rebuild the garments with {true / cyc:.1f} times less error than "
                    f"the true edge maps do; forcing them to black and white takes back {(binar - cyc) / (true - cyc):.0%} of "
-                   f"that advantage, noise of standard deviation {noise[-1]} {(big - cyc) / (true - cyc):.0%} (means of the "
-                   "seeds).")
+                   f"that advantage, Gaussian noise of standard deviation {noise[-1]} takes back {(big - cyc) / (true - cyc):.0%} "
+                   "(means of the seeds).")
     elif part == "classes":
         s = record["classes"]["summary"]["full"]
         out.append(f"* sneaker -> sandal: classified as a sandal {fmt_stat(s['AtoB.flip'], 3)}, cycle error "
