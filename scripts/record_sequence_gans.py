@@ -54,6 +54,7 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     clock = LoadMonitor()
+    commit = git_commit()                        # the code that runs (later commits do not change it)
 
     def write(record: dict) -> None:             # after every seed: a crash keeps what was done
         import torch
@@ -63,7 +64,7 @@ def main(argv=None) -> int:
             "started": clock.started, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "complete": len(record["seeds"]) == len(sizes["seeds"]), "wall_seconds": clock.minutes() * 60,
             "load_before": clock.load_before, "load_after": os.getloadavg()[0], "load_every_minute": list(clock.loads),
-            "hardware": hardware(), "torch_threads": torch.get_num_threads(), "git_commit": git_commit(),
+            "hardware": hardware(), "torch_threads": torch.get_num_threads(), "git_commit": commit,
             "smoke": bool(args.smoke), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
             "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         }
