@@ -48,14 +48,10 @@ def test_record_was_made_with_the_settings_the_library_defines_now(record):
             assert len(run[arm]["curve"]["d_accuracy"]) == len(run[arm]["curve"]["step"])
 
 
-def test_summary_and_gaps_are_recomputed_from_the_runs(record):
-    # guards against: a summary or a curve gap edited (or left stale) apart from the per-seed results
+def test_summary_is_recomputed_from_the_runs(record):
+    # guards against: a summary (means, curve gaps, exposure bias) edited or left stale apart from the per-seed
+    # results it is derived from; regenerate with python scripts/record_sequence_gans.py --resummarise
     assert L.summarise(record) == record["summary"]
-    for run in record["runs"]:
-        for arm in ("seqgan", "gumbel"):
-            f = run["final"][arm]
-            assert f["gap_to_pretrained_curve"] == L.curve_gap(run["sweep"]["mle_pretrained"], f)
-            assert f["gap_to_mle_curve"] == L.curve_gap(run["sweep"]["mle"], f)
 
 
 def test_the_sentences_quoting_the_record_are_generated_from_it(record):

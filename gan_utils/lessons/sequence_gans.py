@@ -140,19 +140,16 @@ def temperature_sweep(oracle: S.OracleLSTM, model: S.LSTMGenerator, test: torch.
 
 
 def curve_gap(sweep: dict, point: dict) -> Optional[float]:
-    """How far ``point`` (``{"nll_test", "nll_oracle"}``, per token) lies from the MLE model's
-    quality-diversity curve ``sweep``: the point's NLL-oracle minus the curve's at the same NLL-test,
-    interpolated linearly along the temperatures <= 1 (where lowering the temperature trades NLL-test
-    for NLL-oracle). Negative: the point is better than the MLE model at equal diversity, positive:
-    worse. None when the point is more diverse (lower NLL-test) than the curve reaches."""
-    pairs = sorted((x, y) for t, x, y in zip(sweep["temperature"], sweep["nll_test"], sweep["nll_oracle"]) if t <= 1.0)
-    xs, ys = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
-    if point["nll_test"] < xs[0]:
+    """Where ``point`` (``{"nll_test", "nll_oracle"}``, per token) lies relative to an MLE model's
+    quality-diversity curve ``sweep``: the point's NLL-test minus the curve's at the **same NLL-oracle**
+    (interpolated linearly along the temperatures; NLL-oracle rises with the temperature). Negative: the
+    point is more diverse than the MLE model at equal quality, i.e. below-left of the curve, better;
+    positive: worse. None when the point's NLL-oracle is outside the sweep's range."""
+    pairs = sorted(zip(sweep["nll_oracle"], sweep["nll_test"]))
+    ys, xs = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    if not ys[0] <= point["nll_oracle"] <= ys[-1]:
         return None
-    if point["nll_test"] > xs[-1]:           # less diverse than the coldest temperature: extend its last segment
-        slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
-        return float(point["nll_oracle"] - (ys[-1] + slope * (point["nll_test"] - xs[-1])))
-    return float(point["nll_oracle"] - np.interp(point["nll_test"], xs, ys))
+    return float(point["nll_test"] - np.interp(point["nll_oracle"], ys, xs))
 
 
 # ============================================================================ the experiment
@@ -230,9 +227,6 @@ def run_seed(cfg: S.SequenceGANConfig, seed: int, sizes: dict, data: Optional[S.
     out["final"] = {k: _final(data.oracle, G, data.test, z["final_samples"], fs) for k, G in gens.items()}
     out["sweep"] = {k: temperature_sweep(data.oracle, gens[k], data.test, n=z["sweep_samples"], seed=fs)
                     for k in ("mle_pretrained", "mle")}
-    for arm in ("seqgan", "gumbel"):
-        out["final"][arm]["gap_to_pretrained_curve"] = curve_gap(out["sweep"]["mle_pretrained"], out["final"][arm])
-        out["final"][arm]["gap_to_mle_curve"] = curve_gap(out["sweep"]["mle"], out["final"][arm])
     out["exposure"] = exposure_bias(data.oracle, mle.G, data.test, z["exposure_samples"], seed=fs)
     out["wall_seconds"] = time.perf_counter() - t_seed
     if keep_models:
@@ -272,15 +266,21 @@ def _plain(obj):
     return obj
 
 
+#: the MLE curves a GAN's point is compared with: the GANs' starting point, and the MLE model trained on
+GAPS = {"gap_to_pretrained_curve": "mle_pretrained", "gap_to_mle_curve": "mle"}
+
+
 def summarise(record: dict) -> dict:
-    """Mean +- std over seeds of every final number (per token) and of each run's training time."""
+    """Mean +- std over seeds of every final number (per token), of each run's training time, of the
+    GANs' :func:`curve_gap` to both MLE curves and of the exposure-bias measurements. Derived from the
+    runs alone (tests/test_sequence_gans_record.py recomputes it)."""
     runs = record["runs"]
     out = {}
     for k in ("mle_pretrained", "mle", "seqgan", "gumbel"):
         s = {m: stats([r["final"][k][m] for r in runs]) for m in ("nll_oracle", "nll_test")}
         if k in ("seqgan", "gumbel"):
-            for gap in ("gap_to_pretrained_curve", "gap_to_mle_curve"):
-                vals = [r["final"][k][gap] for r in runs]
+            for gap, ref in GAPS.items():
+                vals = [curve_gap(r["sweep"][ref], r["final"][k]) for r in runs]
                 s[gap] = stats([v for v in vals if v is not None]) if any(v is not None for v in vals) else None
                 s[gap + "_outside"] = sum(v is None for v in vals)
             s["d_accuracy"] = stats([r[k]["curve"]["d_accuracy"][-1] for r in runs])
@@ -292,7 +292,9 @@ def summarise(record: dict) -> dict:
     ex = np.array([[r["exposure"]["free"], r["exposure"]["teacher"], r["exposure"]["oracle"]] for r in runs])
     out["exposure"] = {"free_mean": stats(ex[:, 0].mean(1)), "teacher_mean": stats(ex[:, 1].mean(1)),
                        "oracle_mean": stats(ex[:, 2].mean(1)), "free_last": stats(ex[:, 0, -1]),
-                       "teacher_last": stats(ex[:, 1, -1])}
+                       "teacher_last": stats(ex[:, 1, -1]),
+                       "free_minus_teacher_mean": stats((ex[:, 0] - ex[:, 1]).mean(1)),
+                       "teacher_minus_oracle_mean": stats((ex[:, 1] - ex[:, 2]).mean(1))}
     return out
 
 
@@ -425,17 +427,17 @@ def record_sentences(record: dict, part: str) -> str:
     elif part == "curve":
         for arm in ("seqgan", "gumbel"):
             s = S_[arm]
-            for gap, ref in (("gap_to_pretrained_curve", "mle_pretrained"), ("gap_to_mle_curve", "mle")):
+            for gap, ref in GAPS.items():
                 if s[gap] is None:
-                    out.append(f"* {LABELS[arm]}: more diverse than {LABELS[ref]} at any temperature in every seed.")
+                    out.append(f"* {LABELS[arm]}: its NLL-oracle lies outside the temperature sweep of {LABELS[ref]} "
+                               "in every seed.")
                     continue
-                side = "below (better than)" if s[gap]["mean"] < 0 else "above (worse than)"
+                side = "more diverse than it (below the curve)" if s[gap]["mean"] < 0 else "less diverse than it (above the curve)"
                 below = sum(v < 0 for v in s[gap]["values"])
-                extra = (f"; in {s[gap + '_outside']} seed(s) more diverse than that curve reaches"
-                         if s[gap + "_outside"] else "")
-                out.append(f"* {LABELS[arm]} vs the temperature curve of {LABELS[ref]}: NLL-oracle "
-                           f"{_f3(s[gap])} from the curve at the same NLL-test, on average {side} it; below it in "
-                           f"{below} of {len(s[gap]['values'])} seeds{extra}.")
+                extra = f"; in {s[gap + '_outside']} seed(s) outside the sweep" if s[gap + "_outside"] else ""
+                out.append(f"* {LABELS[arm]} against the temperature curve of {LABELS[ref]}: at the same NLL-oracle, "
+                           f"NLL-test {_f3(s[gap])} from the curve's, on average {side}; below the curve in {below} of "
+                           f"{len(s[gap]['values'])} seeds{extra}.")
     elif part == "exposure":
         e = S_["exposure"]
         out.append(f"* Free-running (G reads its own tokens): per-position NLL-oracle {_f3(e['free_mean'])} on average "
@@ -443,6 +445,8 @@ def record_sentences(record: dict, part: str) -> str:
         out.append(f"* Teacher-forced (G reads the oracle's tokens): {_f3(e['teacher_mean'])} on average, "
                    f"{_f3(e['teacher_last'])} at the last position.")
         out.append(f"* The oracle's own tokens: {_f3(e['oracle_mean'])} on average.")
+        out.append(f"* Free-running minus teacher-forced, averaged over the positions: {_f3(e['free_minus_teacher_mean'])}; "
+                   f"teacher-forced minus the oracle's own: {_f3(e['teacher_minus_oracle_mean'])}.")
     else:
         raise ValueError(f"part={part!r}; use one of {sorted(SENTENCE_MARKERS)}")
     return "\n".join(out)
