@@ -165,9 +165,10 @@ CONFIG = S.SequenceGANConfig()
 SMOKE_CONFIG = S.SequenceGANConfig(vocab_size=8, seq_len=6, oracle_hidden=16, n_train=512, n_test=256,
                                    hidden_dim=16, d_filter_sizes=(1, 2, 3, 6), d_num_filters=4, batch_size=32,
                                    d_pretrain=2, d_samples=64, n_rollouts=2, eval_samples=200)
-ARMS = ("mle", "seqgan", "gumbel")
+ARMS = ("mle", "mle_slow", "seqgan", "gumbel")
+GENERATORS = ("mle_pretrained", "mle", "mle_slow", "seqgan", "gumbel")
 LABELS = {"mle_pretrained": "MLE (pre-trained: the GANs' start)", "mle": "MLE (trained on)",
-          "seqgan": "SeqGAN", "gumbel": "Gumbel-softmax GAN"}
+          "mle_slow": "MLE at the GANs' rate (the control)", "seqgan": "SeqGAN", "gumbel": "Gumbel-softmax GAN"}
 
 
 def _final(oracle, G, test, n, seed) -> dict:
@@ -185,8 +186,10 @@ def run_seed(cfg: S.SequenceGANConfig, seed: int, sizes: dict, data: Optional[S.
     1. MLE on S for ``mle_steps + mle_extra`` steps (``MLETask``); its G at ``mle_steps`` is kept;
     2. SeqGAN (``SeqGANTask``) and the Gumbel-softmax GAN (``GumbelGANTask``) from that G, ``rounds``
        rounds each (the first ``cfg.d_pretrain`` train D only): the same G, D, batch and rounds;
-    3. final NLL-oracle (``final_samples`` sequences) and NLL-test of the four generators, the temperature
-       sweep of both MLE generators, exposure bias of the trained-on MLE generator.
+    3. the control (``"mle_slow"``): MLE from that G at the GANs' learning rate ``cfg.lr_g``, for as many
+       steps as the GANs take G steps, so that a GAN's gain is not merely a smaller learning rate;
+    4. final NLL-oracle (``final_samples`` sequences) and NLL-test of the five generators, the temperature
+       sweeps of the three MLE generators, exposure bias of the trained-on MLE generator.
 
     Every training runs in :func:`gan_utils.loop.run_loop`. Returns plain data (JSON), and with
     ``keep_models`` also ``"models"``: the four generators and the two discriminators (not JSON)."""
@@ -219,14 +222,20 @@ def run_seed(cfg: S.SequenceGANConfig, seed: int, sizes: dict, data: Optional[S.
         out[arm] = {"curve": task.curve, "seconds": task.seconds,
                     "history_every_10": {k: v[::10] for k, v in r.history.items()}}
         out[arm]["_G"], out[arm]["_D"] = task.G, task.D
-    # 3. measurements
-    gens = {"mle_pretrained": pretrained, "mle": mle.G, "seqgan": out["seqgan"].pop("_G"),
+    # 3. the control: MLE at the GANs' rate, as many steps as they take G steps
+    slow = S.MLETask(replace(cfg, lr_mle=cfg.lr_g), data, generator_state=kept["G"])
+    slow.snapshot(0, None)
+    run_loop(slow, z["rounds"] - cfg.d_pretrain, log_every=min(10, z["eval_every_rounds"]),
+             sample_every=z["eval_every_rounds"], progress=progress, desc=f"seed {seed}: MLE at lr_g")
+    out["mle_slow"] = {"curve": slow.curve, "seconds": slow.seconds}
+    # 4. measurements
+    gens = {"mle_pretrained": pretrained, "mle": mle.G, "mle_slow": slow.G, "seqgan": out["seqgan"].pop("_G"),
             "gumbel": out["gumbel"].pop("_G")}
     discs = {f"{arm}_D": out[arm].pop("_D") for arm in ("seqgan", "gumbel")}
     fs = cfg.eval_seed + 7
     out["final"] = {k: _final(data.oracle, G, data.test, z["final_samples"], fs) for k, G in gens.items()}
     out["sweep"] = {k: temperature_sweep(data.oracle, gens[k], data.test, n=z["sweep_samples"], seed=fs)
-                    for k in ("mle_pretrained", "mle")}
+                    for k in ("mle_pretrained", "mle", "mle_slow")}
     out["exposure"] = exposure_bias(data.oracle, mle.G, data.test, z["exposure_samples"], seed=fs)
     out["wall_seconds"] = time.perf_counter() - t_seed
     if keep_models:
@@ -267,7 +276,7 @@ def _plain(obj):
 
 
 #: the MLE curves a GAN's point is compared with: the GANs' starting point, and the MLE model trained on
-GAPS = {"gap_to_pretrained_curve": "mle_pretrained", "gap_to_mle_curve": "mle"}
+GAPS = {"gap_to_pretrained_curve": "mle_pretrained", "gap_to_mle_curve": "mle", "gap_to_slow_curve": "mle_slow"}
 
 
 def summarise(record: dict) -> dict:
@@ -276,7 +285,7 @@ def summarise(record: dict) -> dict:
     runs alone (tests/test_sequence_gans_record.py recomputes it)."""
     runs = record["runs"]
     out = {}
-    for k in ("mle_pretrained", "mle", "seqgan", "gumbel"):
+    for k in GENERATORS:
         s = {m: stats([r["final"][k][m] for r in runs]) for m in ("nll_oracle", "nll_test")}
         if k in ("seqgan", "gumbel"):
             for gap, ref in GAPS.items():
@@ -288,6 +297,8 @@ def summarise(record: dict) -> dict:
         elif k == "mle":
             s["seconds"] = stats([r["mle"]["seconds"] - r["mle"]["pretrain_seconds"] for r in runs])
             s["pretrain_seconds"] = stats([r["mle"]["pretrain_seconds"] for r in runs])
+        elif k == "mle_slow":
+            s["seconds"] = stats([r["mle_slow"]["seconds"] for r in runs])
         out[k] = s
     ex = np.array([[r["exposure"]["free"], r["exposure"]["teacher"], r["exposure"]["oracle"]] for r in runs])
     out["exposure"] = {"free_mean": stats(ex[:, 0].mean(1)), "teacher_mean": stats(ex[:, 1].mean(1)),
@@ -306,6 +317,8 @@ def generator_updates(run: dict, arm: str, cfg_d_pretrain: int) -> np.ndarray:
     steps = np.asarray(run[arm]["curve"]["step"], dtype=float)
     if arm == "mle":
         return steps
+    if arm == "mle_slow":                                    # every step a G update, from the branch point
+        return run["mle_steps"] + steps
     return run["mle_steps"] + np.maximum(0.0, steps - cfg_d_pretrain)
 
 
@@ -316,7 +329,7 @@ def plot_training_curves(runs: list, d_pretrain: int, axes=None, title: str = ""
 
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(13, 4.2))
-    colors = {"mle": "C0", "seqgan": "C3", "gumbel": "C2"}
+    colors = {"mle": "C0", "mle_slow": "C1", "seqgan": "C3", "gumbel": "C2"}
     for key, ax, label in (("nll_oracle", axes[0], "NLL-oracle per token (quality; lower is better)"),
                            ("nll_test", axes[1], "NLL-test per token (diversity; lower is better)")):
         for i, run in enumerate(runs):
@@ -338,7 +351,7 @@ def plot_quality_diversity(runs: list, ax=None, oracle_entropy: Optional[float] 
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 5.2))
-    styles = {"mle_pretrained": ("C0", ":"), "mle": ("C0", "-")}
+    styles = {"mle_pretrained": ("C0", ":"), "mle": ("C0", "-"), "mle_slow": ("C1", "--")}
     for i, run in enumerate(runs):
         for k, (c, ls) in styles.items():
             sw = run["sweep"][k]
@@ -409,8 +422,12 @@ def record_sentences(record: dict, part: str) -> str:
     if part == "table":
         out.append(f"* **{LABELS['mle_pretrained']}**, {z['mle_steps']} steps: NLL-oracle "
                    f"{_f3(S_['mle_pretrained']['nll_oracle'])}, NLL-test {_f3(S_['mle_pretrained']['nll_test'])}.")
-        out.append(f"* **{LABELS['mle']}**, {z['mle_extra']} more steps ({fmt_stat(S_['mle']['seconds'], 0)} s): "
-                   f"NLL-oracle {_f3(S_['mle']['nll_oracle'])}, NLL-test {_f3(S_['mle']['nll_test'])}.")
+        out.append(f"* **{LABELS['mle']}**, {z['mle_extra']} more steps at the pre-training's rate "
+                   f"({fmt_stat(S_['mle']['seconds'], 0)} s): NLL-oracle {_f3(S_['mle']['nll_oracle'])}, NLL-test "
+                   f"{_f3(S_['mle']['nll_test'])}.")
+        out.append(f"* **{LABELS['mle_slow']}**, {g_steps} steps from the pre-trained model at the GANs' learning rate "
+                   f"{cfg['lr_g']:g} ({fmt_stat(S_['mle_slow']['seconds'], 0)} s): NLL-oracle "
+                   f"{_f3(S_['mle_slow']['nll_oracle'])}, NLL-test {_f3(S_['mle_slow']['nll_test'])}.")
         for arm in ("seqgan", "gumbel"):
             s = S_[arm]
             out.append(f"* **{LABELS[arm]}**, {cfg['d_pretrain']} rounds of D alone then {g_steps} rounds with a G "
@@ -421,9 +438,10 @@ def record_sentences(record: dict, part: str) -> str:
                    f"no model's NLL-test can be lower); a uniform choice of token: {o['uniform_per_token']:.3f}.")
     elif part == "verdict":
         for arm in ("seqgan", "gumbel"):
-            for key, what in (("nll_oracle", "NLL-oracle"), ("nll_test", "NLL-test")):
-                out.append("* " + versus_sentence(LABELS[arm], LABELS["mle"], S_[arm][key], S_["mle"][key], what,
-                                                  digits=3, n_seeds=n))
+            for ref in ("mle_slow", "mle"):
+                for key, what in (("nll_oracle", "NLL-oracle"), ("nll_test", "NLL-test")):
+                    out.append("* " + versus_sentence(LABELS[arm], LABELS[ref], S_[arm][key], S_[ref][key], what,
+                                                      digits=3, n_seeds=n))
     elif part == "curve":
         for arm in ("seqgan", "gumbel"):
             s = S_[arm]
