@@ -463,8 +463,10 @@ def record_sentences(record: dict, part: str) -> str:
         out.append(f"* Teacher-forced (G reads the oracle's tokens): {_f3(e['teacher_mean'])} on average, "
                    f"{_f3(e['teacher_last'])} at the last position.")
         out.append(f"* The oracle's own tokens: {_f3(e['oracle_mean'])} on average.")
+        share = 100 * e["free_minus_teacher_mean"]["mean"] / e["teacher_minus_oracle_mean"]["mean"]
         out.append(f"* Free-running minus teacher-forced, averaged over the positions: {_f3(e['free_minus_teacher_mean'])}; "
-                   f"teacher-forced minus the oracle's own: {_f3(e['teacher_minus_oracle_mean'])}.")
+                   f"teacher-forced minus the oracle's own: {_f3(e['teacher_minus_oracle_mean'])}. What reading its own "
+                   f"prefixes adds is {share:.0f}% of the error the model makes on true prefixes.")
     else:
         raise ValueError(f"part={part!r}; use one of {sorted(SENTENCE_MARKERS)}")
     return "\n".join(out)
