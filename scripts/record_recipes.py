@@ -57,6 +57,29 @@ def hardware() -> dict:
             "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform()}
 
 
+class LoadMonitor:
+    """The wall clock and the 1-minute load average of a recording: ``load_before``, ``loads`` (minutes since
+    the start, load average) sampled every minute by a daemon thread until :meth:`stop`, ``started`` (UTC)."""
+
+    def __init__(self):
+        self.t0 = time.perf_counter()
+        self.load_before = os.getloadavg()[0]
+        self.loads: list = []
+        self._stop = threading.Event()
+        self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self):
+        while not self._stop.wait(0 if not self.loads else 60):
+            self.loads.append([round(self.minutes(), 2), os.getloadavg()[0]])
+
+    def minutes(self) -> float:
+        return (time.perf_counter() - self.t0) / 60
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
 def git_commit():
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
@@ -91,25 +114,15 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     record = json.loads(out.read_text()) if args.only and out.exists() else {}
-    t0 = time.perf_counter()
-    load_before = os.getloadavg()[0]
-    loads = []                                   # (minutes since start, 1-minute load average) every minute
-    stop = threading.Event()
-
-    def sample_load():
-        while not stop.wait(0 if not loads else 60):
-            loads.append([round((time.perf_counter() - t0) / 60, 2), os.getloadavg()[0]])
-
-    threading.Thread(target=sample_load, daemon=True).start()
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    clock = LoadMonitor()
 
     def recorded(complete: bool) -> dict:
         return {
             "script": "scripts/record_recipes.py", "argv": sys.argv[1:] if argv is None else list(argv),
             "sizes": {k: list(v) if isinstance(v, tuple) else v for k, v in sizes.items()},
-            "started": started, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "complete": complete, "wall_seconds": time.perf_counter() - t0, "load_before": load_before,
-            "load_after": os.getloadavg()[0], "load_every_minute": list(loads),
+            "started": clock.started, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "complete": complete, "wall_seconds": clock.minutes() * 60, "load_before": clock.load_before,
+            "load_after": os.getloadavg()[0], "load_every_minute": list(clock.loads),
             "hardware": hardware(), "git_commit": git_commit(), "smoke": bool(args.smoke),
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         }
@@ -119,7 +132,7 @@ def main(argv=None) -> int:
         record = recipes.run_experiments(sizes=sizes, only=part, record=record)
         record["recorded"] = recorded(complete=i == len(parts) - 1)
         atomic_write(out, json.dumps(record, separators=(",", ":")) + "\n")
-    stop.set()
+    clock.stop()
     print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB) in {record['recorded']['wall_seconds'] / 60:.1f} min")
     for part in ("full", "limited"):
         for name, s in record.get(part, {}).get("summary", {}).items():
