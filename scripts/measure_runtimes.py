@@ -39,6 +39,9 @@ CONCEPTS = {
     "11_image_to_image": "pix2pix (conditional GAN + L1, PatchGAN receptive field, U-Net skips) and CycleGAN (cycles, "
                          "identity, image pool), each loss ablated over 3 seeds on Fashion-MNIST edges -> garments; "
                          "information hidden in CycleGAN's cycle; sneakers <-> sandals; train and translate your own folders",
+    "13_sequence_gans": "GANs for tokens: no gradient through a sample; REINFORCE vs Gumbel-softmax measured; SeqGAN on its "
+                        "synthetic oracle (rollouts, CNN D) vs MLE over 3 seeds; exposure bias measured; temperature "
+                        "sweep vs the GANs (Caccia 2020); SeqGAN is not a video model",
 }
 
 

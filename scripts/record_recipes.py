@@ -57,6 +57,29 @@ def hardware() -> dict:
             "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform()}
 
 
+class LoadMonitor:
+    """The wall clock and the 1-minute load average of a recording: ``load_before``, ``loads`` (minutes since
+    the start, load average) sampled every minute by a daemon thread until :meth:`stop`, ``started`` (UTC)."""
+
+    def __init__(self):
+        self.t0 = time.perf_counter()
+        self.load_before = os.getloadavg()[0]
+        self.loads: list = []
+        self._stop = threading.Event()
+        self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self):
+        while not self._stop.wait(0 if not self.loads else 60):
+            self.loads.append([round(self.minutes(), 2), os.getloadavg()[0]])
+
+    def minutes(self) -> float:
+        return (time.perf_counter() - self.t0) / 60
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
 def git_commit():
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
@@ -65,36 +88,25 @@ def git_commit():
         return None
 
 
-class Recording:
+class Recording(LoadMonitor):
     """The "recorded" block of a record (scripts/record_recipes.py, scripts/record_translation.py): the
-    script and its arguments, start and end (UTC), wall time, the 1-minute load average before, after and
-    every minute (a background thread samples it), the hardware, the git commit and the OpenMP settings."""
+    script and its arguments (and ``extra`` entries), start and end (UTC), wall time, the 1-minute load
+    average before, after and every minute (:class:`LoadMonitor`), the hardware, the git commit and the
+    OpenMP settings."""
 
     def __init__(self, script: str, argv: list, smoke: bool, **extra):
+        super().__init__()
         self.script, self.argv, self.smoke, self.extra = script, argv, smoke, extra
-        self.t0 = time.perf_counter()
-        self.load_before = os.getloadavg()[0]
-        self.loads: list = []                    # (minutes since start, 1-minute load average) every minute
-        self._stop = threading.Event()
-        self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        threading.Thread(target=self._sample, daemon=True).start()
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0 if not self.loads else 60):
-            self.loads.append([round((time.perf_counter() - self.t0) / 60, 2), os.getloadavg()[0]])
 
     def block(self, complete: bool) -> dict:
         return {
             "script": self.script, "argv": self.argv, **self.extra,
             "started": self.started, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "complete": complete, "wall_seconds": time.perf_counter() - self.t0, "load_before": self.load_before,
+            "complete": complete, "wall_seconds": self.minutes() * 60, "load_before": self.load_before,
             "load_after": os.getloadavg()[0], "load_every_minute": list(self.loads),
             "hardware": hardware(), "git_commit": git_commit(), "smoke": self.smoke,
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         }
-
-    def stop(self) -> None:
-        self._stop.set()
 
 
 def main(argv=None) -> int:

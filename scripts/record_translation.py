@@ -39,6 +39,7 @@ PARTS = ("pix2pix", "cyclegan", "classes")
 
 def main(argv=None) -> int:
     from gan_utils.lessons import image_to_image as i2i
+    from gan_utils.lessons.records import fmt_stat, write_marked_sentences
     from gan_utils.runtime import atomic_write
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -49,11 +50,12 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--class-steps", dest="class_steps", type=int, default=None)
     ap.add_argument("--write-notebook", action="store_true",
-                    help="only rewrite notebook 11's sentences quoting the record at --out (image_to_image.write_sentences)")
+                    help="only rewrite notebook 11's sentences quoting the record at --out (records.write_marked_sentences)")
     args = ap.parse_args(argv)
     if args.write_notebook:
         nb = ROOT / "notebooks" / "11_image_to_image.ipynb"
-        changed = i2i.write_sentences(nb, i2i.load_record(args.out))
+        record = i2i.load_record(args.out)
+        changed = write_marked_sentences(nb, i2i.SENTENCE_MARKERS, lambda part: i2i.record_sentences(record, part))
         print(f"{nb}: {'rewritten' if changed else 'already equal to the record'}")
         return 0
     sizes = dict(i2i.SMOKE_SIZES if args.smoke else i2i.FULL_SIZES)
@@ -72,7 +74,7 @@ def main(argv=None) -> int:
     print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB) in {record['recorded']['wall_seconds'] / 60:.1f} min")
     for part in ("pix2pix", "cyclegan"):
         for name, s in record.get(part, {}).get("summary", {}).items():
-            print(f"{part:>8} {name:>18}: " + ", ".join(f"{m} {i2i.fmt_stat(s['metrics.' + m], 3)}" for m in i2i.METRICS))
+            print(f"{part:>8} {name:>18}: " + ", ".join(f"{m} {fmt_stat(s['metrics.' + m], 3)}" for m in i2i.METRICS))
     return 0
 
 

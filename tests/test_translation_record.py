@@ -8,6 +8,7 @@ import nbformat
 import pytest
 
 from gan_utils.lessons import image_to_image as i2i
+from gan_utils.lessons.records import fmt_stat
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "11_image_to_image.ipynb"
@@ -73,7 +74,7 @@ def test_every_mean_and_spread_quoted_in_the_notebook_is_the_recorded_one(record
     for part in ("pix2pix", "cyclegan", "classes"):
         for s in record[part]["summary"].values():
             for stat in s.values():
-                known |= {i2i.fmt_stat(stat, d) for d in (0, 1, 2, 3)}
+                known |= {fmt_stat(stat, d) for d in (0, 1, 2, 3)}
     for mean, std in quoted:
         assert f"{mean} ± {std}" in known, f"notebook 11 quotes {mean} ± {std}, which is not in {i2i.RECORD_NAME}"
 

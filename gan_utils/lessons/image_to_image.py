@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from ..config import TranslationConfig
 from ..data import ImageDataset, TwoDomainData, load_dataset
 from ..translation import build_translation, translate_images
-from .recipes import _stats, decode_u8, encode_u8, fmt_stat, write_marked  # noqa: F401 (re-exported for the notebook)
+from .recipes import encode_u8
+from .records import fmt_stat, load_json_record, spread_verdict, stats, write_marked_sentences
 
 # ============================================================================ the data
 #: The edge detector's threshold on the normalised Sobel magnitude (see :func:`sobel_edges`): at 0.2 the
@@ -340,7 +341,7 @@ def summarise(part: dict) -> dict:
     summ = {}
     for name, runs in part["runs"].items():
         flat = [_flatten({k: r[k] for k in SUMMARY_KEYS if k in r}) for r in runs]
-        summ[name] = {k: _stats([f[k] for f in flat]) for k in flat[0]} if flat else {}
+        summ[name] = {k: stats([f[k] for f in flat]) for k in flat[0]} if flat else {}
     return summ
 
 
@@ -377,30 +378,23 @@ METRICS = {"l1": ("per-pixel L1 to the true garment", "lower", 3), "fd": ("FD-cl
 
 def load_record(path=None, repo: Optional[str] = None, ref: str = "main") -> dict:
     """docs/translation_record.json (or ``path``; or downloaded from GitHub ``repo`` on Colab)."""
-    from .recipes import load_record as _load
-
-    return _load(path, repo, ref, name=RECORD_NAME, script="scripts/record_translation.py")
+    return load_json_record(RECORD_NAME, path, repo, ref, how_to_make=(
+        "Run python scripts/record_translation.py from a clone of the course (hours on a CPU), or set RERUN_RECORD = "
+        "True in the notebook's parameters cell."))
 
 
 def _row(name: str, s: dict) -> str:
     return ", ".join(f"{METRICS[m][0]} {fmt_stat(s['metrics.' + m], METRICS[m][2])}" for m in METRICS)
 
 
-def _compare(a: str, b: str, sa: dict, sb: dict, metric: str) -> str:
-    """One sentence comparing two arms on ``metric``, with the spread of their seeds as the yardstick (as
-    notebook 10 reads its recipes)."""
+def _compare(a: str, b: str, sa: dict, sb: dict, metric: str, n_seeds: int) -> str:
+    """One sentence comparing two arms on ``metric``, with the spread of their seeds as the yardstick
+    (:func:`gan_utils.lessons.records.spread_verdict`, as notebooks 10 and 13 read theirs)."""
     what, better, digits = METRICS[metric]
     x, y = sa["metrics." + metric], sb["metrics." + metric]
     d = x["mean"] - y["mean"]
-    lo, hi = max(x["std"], y["std"]), x["std"] + y["std"]
     side = a if (d < 0) == (better == "lower") else b
-    if abs(d) > hi:
-        verdict = "more than their two standard deviations together: a difference these seeds support"
-    elif abs(d) > lo:
-        verdict = "more than the larger standard deviation but less than the two together: a hint, not a result"
-    else:
-        verdict = "less than the larger standard deviation: not distinguished by these seeds"
-    return f"{what}: {side} is better by {abs(d):.{digits}f}, {verdict}"
+    return f"{what}: {side} is better by {abs(d):.{digits}f}, {spread_verdict(x, y, n_seeds)}"
 
 
 def record_sentences(record: dict, part: str) -> str:
@@ -409,6 +403,7 @@ def record_sentences(record: dict, part: str) -> str:
     (``python scripts/record_translation.py --write-notebook``) and kept equal to it by
     tests/test_translation_record.py."""
     out = []
+    n = len(record["sizes"]["seeds"])
     if part == "pix2pix":
         r = record["pix2pix"]
         S = r["summary"]
@@ -416,7 +411,7 @@ def record_sentences(record: dict, part: str) -> str:
             out.append(f"* **{name}**: {_row(name, S[name])}.")
         out.append("")
         for m in METRICS:
-            out.append(f"* L1+cGAN vs L1, {_compare('L1+cGAN', 'L1', S['L1+cGAN'], S['L1'], m)}.")
+            out.append(f"* L1+cGAN vs L1, {_compare('L1+cGAN', 'L1', S['L1+cGAN'], S['L1'], m, n)}.")
     elif part == "cyclegan":
         r = record["cyclegan"]
         S = r["summary"]
@@ -426,9 +421,9 @@ def record_sentences(record: dict, part: str) -> str:
         out.append(f"* **pix2pix (L1+cGAN, trained on pairs)**: {_row('pix2pix', p)}.")
         out.append("")
         for m in METRICS:
-            out.append(f"* full vs GAN alone, {_compare('full', 'GAN alone', S['full'], S['GAN alone'], m)}.")
+            out.append(f"* full vs GAN alone, {_compare('full', 'GAN alone', S['full'], S['GAN alone'], m, n)}.")
         for m in METRICS:
-            out.append(f"* full vs pix2pix, {_compare('full', 'pix2pix', S['full'], p, m)}.")
+            out.append(f"* full vs pix2pix, {_compare('full', 'pix2pix', S['full'], p, m, n)}.")
         ref = record["reference"]
         out.append("")
         out.append(f"For scale: the input edge map itself is at per-pixel L1 {ref['edges_l1']:.3f} from its garment, and the "
@@ -461,8 +456,3 @@ def record_sentences(record: dict, part: str) -> str:
     else:
         raise ValueError(f"part={part!r}; use one of {list(SENTENCE_MARKERS)}")
     return "\n".join(out)
-
-
-def write_sentences(notebook, record: dict) -> bool:
-    """Put :func:`record_sentences` between the markers of ``notebook`` (a path); True if it changed."""
-    return write_marked(notebook, {m: record_sentences(record, part) for part, m in SENTENCE_MARKERS.items()})
