@@ -93,3 +93,12 @@ def test_the_sentences_quoting_the_record_are_generated_from_it(record):
         assert block == recipes.record_sentences(record, part), (
             f"notebook 10's {part} sentences differ from docs/recipes_record.json: run "
             "python scripts/record_recipes.py --write-notebook")
+
+
+def test_the_record_scored_ema_generators_with_their_own_batchnorm_statistics(record):
+    # guards against: a record whose EMA generators were scored with BatchNorm statistics copied from the raw G
+    # (notebook 04 shows they belong to another network); re-record with python scripts/record_recipes.py
+    for part in ("pilot", "full", "limited"):
+        assert record[part].get("ema_batchnorm") == recipes.EMA_BATCHNORM, (
+            f"docs/recipes_record.json's {part} part was scored without recomputing the EMA generator's BatchNorm "
+            "statistics: run python scripts/record_recipes.py")

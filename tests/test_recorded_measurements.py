@@ -70,8 +70,25 @@ def test_run_times_stated_in_the_notebooks_match_the_measurements():
 def test_results_table_is_the_one_generated_from_the_recorded_runs():
     # guards against: a hand-edited score or training time in configs/RESULTS.md
     rr = _script("record_run")
-    assert rr.table_block() in (ROOT / "configs" / "RESULTS.md").read_text(), \
+    text = (ROOT / "configs" / "RESULTS.md").read_text()
+    assert rr.table_block() in text, \
         "configs/RESULTS.md differs from configs/results/*.eval.json: run python scripts/record_run.py --write-table"
+    assert rr.inception_block() in text, \
+        "configs/RESULTS.md's Inception FID table differs from the records: run python scripts/record_run.py --write-table"
+
+
+def test_every_inception_score_and_floor_names_its_protocol_cost_and_hardware():
+    # guards against: an Inception FID recorded without the protocol (split, n, BatchNorm handling) that makes it
+    # comparable with a paper's, or without what it cost
+    results = ROOT / "configs" / "results"
+    for path in sorted(results.glob("*.eval.json")):
+        inc = json.loads(path.read_text()).get("inception")
+        if inc:
+            assert inc["metric"].startswith("FID") and "test" in inc["protocol"] and inc["hardware"], path.name
+            assert "BatchNorm statistics recomputed" in inc["protocol"] and inc["seconds"] > 0, path.name
+    for path in sorted(results.glob("*.floor.json")):
+        for f in json.loads(path.read_text())["floors"]:
+            assert f["n"] == 10_000 and f["seconds"] > 0 and "load_before" in f, path.name
 
 
 def test_every_recorded_run_names_its_hardware_protocol_and_config():
