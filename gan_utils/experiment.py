@@ -154,6 +154,14 @@ def metric_label(name: str, n: int) -> str:
     return f"{name}-{n // 1000}k" if n >= 1000 and n % 1000 == 0 else f"{name}@{n}"
 
 
+def own_batchnorm(generator, seed: int):
+    """A copy of the EMA ``generator`` with BatchNorm statistics of its own (BN_BATCHES x BN_BATCH codes seeded
+    by ``seed``; :func:`gan_utils.models.recompute_batchnorm_stats`), as every score and picture of it uses."""
+    from .models import recompute_batchnorm_stats
+
+    return recompute_batchnorm_stats(generator, n_batches=BN_BATCHES, batch_size=BN_BATCH, seed=seed)
+
+
 def evaluate(generator, opts: dict, extractor, real_images=None, ema: bool = False, split: str = "train") -> dict:
     """Fréchet distance of ``generator`` (sampled ``n_eval`` times with fixed, seeded noise)
     against the training data (``split="test"``: the test split, as Lucic et al. 2018 score, see
@@ -165,14 +173,14 @@ def evaluate(generator, opts: dict, extractor, real_images=None, ema: bool = Fal
     its own activations (:func:`gan_utils.models.recompute_batchnorm_stats`, notebook 04), on a copy.
     """
     from .metrics.fid import FIDResult, fid, frechet_distance, statistics_of
-    from .models import has_batchnorm, recompute_batchnorm_stats
+    from .models import has_batchnorm
     from .train import sample
 
     rc = RunConfig.from_options({k: v for k, v in opts.items() if k != "features"})
     n_eval, n_ref, seed, dataset = rc.n_eval, rc.n_ref, rc.eval_seed, rc.dataset
     recomputed = ema and has_batchnorm(generator)
     if recomputed:
-        generator = recompute_batchnorm_stats(generator, n_batches=BN_BATCHES, batch_size=BN_BATCH, seed=seed)
+        generator = own_batchnorm(generator, seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if dataset in DATASETS:
@@ -455,7 +463,8 @@ def plot_eval_curves(results: dict, axes=None, title: str = "Sample quality over
 
 
 def show_best_samples(results: dict, n: int = 64, seed: int = 0, device="cpu", axes=None):
-    """Sample grids of the best EMA generators side by side (the same noise for every run)."""
+    """Sample grids of the best EMA generators side by side (the same noise for every run), each with its
+    BatchNorm statistics re-estimated as for its score (:func:`evaluate`), so the pictures are of what was scored."""
     import matplotlib.pyplot as plt
 
     from .models import sample
@@ -465,7 +474,8 @@ def show_best_samples(results: dict, n: int = 64, seed: int = 0, device="cpu", a
         _, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 6), squeeze=False)
         axes = axes[0]
     for ax, (label, r) in zip(axes, results.items()):
-        x = sample(r.load_best_generator(device), n, seed=seed)   # the same noise for every run
+        eval_seed = RunConfig.from_options({k: v for k, v in r.config.items() if k != "features"}).eval_seed
+        x = sample(own_batchnorm(r.load_best_generator(device), eval_seed), n, seed=seed)   # same noise for every run
         b = r.best
         show_images(x, nrow=int(math.sqrt(n)), ax=ax,
                     title=f"{label}, step {b['step']}: {r.metric} = {b['value']:.2f}")

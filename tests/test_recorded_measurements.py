@@ -97,3 +97,23 @@ def test_every_recorded_run_names_its_hardware_protocol_and_config():
         assert log["recorded"]["hardware"] and log["protocol"] and log["evals"], path.name
         assert (config_dir() / f"{log['name']}.json").exists(), f"{path.name}: no shipped config {log['name']}.json"
         assert all(e["protocol"] == log["protocol"] for e in log["evals"]), f"{path.name}: mixed protocols"
+
+
+def test_notebook_08s_reading_of_the_recorded_fashion_mnist_runs_is_true_to_the_records():
+    # guards against: the sentence "DCGAN reached a lower FD-classifier in less training time than WGAN-GP" outliving
+    # the records it describes (they are re-recorded when a run is finished or trained again)
+    import re
+
+    import nbformat
+
+    nb = nbformat.read(ROOT / "notebooks" / "08_full_training.ipynb", as_version=4)
+    text = re.sub(r"\s+", " ", "\n".join(c.source for c in nb.cells if c.cell_type == "markdown"))
+    claim = "In the records DCGAN reached a lower FD-classifier in less training time than WGAN-GP"
+    assert claim in text
+    logs = {}
+    for name in ("dcgan_fmnist", "wgan_gp_fmnist"):
+        [path] = sorted((ROOT / "configs" / "results").glob(f"{name}.*.eval.json"))
+        logs[name] = json.loads(path.read_text())
+    best = {n: min(e["value"] for e in log["evals"]) for n, log in logs.items()}
+    seconds = {n: max(e["train_seconds"] for e in log["evals"]) for n, log in logs.items()}
+    assert best["dcgan_fmnist"] < best["wgan_gp_fmnist"] and seconds["dcgan_fmnist"] < seconds["wgan_gp_fmnist"]
