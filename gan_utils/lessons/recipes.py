@@ -859,6 +859,15 @@ def record_sentences(record: dict, part: str) -> str:
     r, out = record[part], []
     S = r["summary"]
     if part == "full":
+        if r.get("ema_batchnorm") == EMA_BATCHNORM:
+            out.append("Scores of EMA generators whose BatchNorm statistics were re-estimated from their own samples "
+                       "(`recipes.scored`).")
+        else:
+            out.append("This record was made before the comparison re-estimated the EMA generators' BatchNorm "
+                       "statistics: its scores use the statistics the EMA copies from the raw G, which notebook 04 "
+                       "showed belong to another network. `python scripts/record_recipes.py` records it again with "
+                       "the current code (`recipes.scored`).")
+        out.append("")
         for name in r["runs"]:
             s = S[name]
             out.append(f"* **{LABELS.get(name, name)}**: {fmt_stat(s['fd_at_steps'])} after {r['steps']} steps; "
