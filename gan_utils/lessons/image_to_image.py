@@ -32,7 +32,7 @@ from ..config import TranslationConfig
 from ..data import ImageDataset, TwoDomainData, load_dataset
 from ..translation import build_translation, translate_images
 from .recipes import encode_u8
-from .records import fmt_stat, load_json_record, spread_verdict, stats, write_marked_sentences
+from .records import fmt_stat, load_json_record, stats, welch_verdict, write_marked_sentences
 
 # ============================================================================ the data
 #: The edge detector's threshold on the normalised Sobel magnitude (see :func:`sobel_edges`): at 0.2 the
@@ -387,14 +387,14 @@ def _row(name: str, s: dict) -> str:
     return ", ".join(f"{METRICS[m][0]} {fmt_stat(s['metrics.' + m], METRICS[m][2])}" for m in METRICS)
 
 
-def _compare(a: str, b: str, sa: dict, sb: dict, metric: str, n_seeds: int) -> str:
-    """One sentence comparing two arms on ``metric``, with the spread of their seeds as the yardstick
-    (:func:`gan_utils.lessons.records.spread_verdict`, as notebooks 10 and 13 read theirs)."""
+def _compare(a: str, b: str, sa: dict, sb: dict, metric: str) -> str:
+    """One sentence comparing two arms on ``metric`` by Welch's t-test of their seeds' values
+    (:func:`gan_utils.lessons.records.welch_verdict`, as notebooks 10 and 13 read theirs)."""
     what, better, digits = METRICS[metric]
     x, y = sa["metrics." + metric], sb["metrics." + metric]
     d = x["mean"] - y["mean"]
     side = a if (d < 0) == (better == "lower") else b
-    return f"{what}: {side} is better by {abs(d):.{digits}f}, {spread_verdict(x, y, n_seeds)}"
+    return f"{what}: {side} is better by {abs(d):.{digits}f}, {welch_verdict(x, y)}"
 
 
 def record_sentences(record: dict, part: str) -> str:
@@ -403,7 +403,6 @@ def record_sentences(record: dict, part: str) -> str:
     (``python scripts/record_translation.py --write-notebook``) and kept equal to it by
     tests/test_translation_record.py."""
     out = []
-    n = len(record["sizes"]["seeds"])
     if part == "pix2pix":
         r = record["pix2pix"]
         S = r["summary"]
@@ -411,7 +410,7 @@ def record_sentences(record: dict, part: str) -> str:
             out.append(f"* **{name}**: {_row(name, S[name])}.")
         out.append("")
         for m in METRICS:
-            out.append(f"* L1+cGAN vs L1, {_compare('L1+cGAN', 'L1', S['L1+cGAN'], S['L1'], m, n)}.")
+            out.append(f"* L1+cGAN vs L1, {_compare('L1+cGAN', 'L1', S['L1+cGAN'], S['L1'], m)}.")
     elif part == "cyclegan":
         r = record["cyclegan"]
         S = r["summary"]
@@ -421,9 +420,9 @@ def record_sentences(record: dict, part: str) -> str:
         out.append(f"* **pix2pix (L1+cGAN, trained on pairs)**: {_row('pix2pix', p)}.")
         out.append("")
         for m in METRICS:
-            out.append(f"* full vs GAN alone, {_compare('full', 'GAN alone', S['full'], S['GAN alone'], m, n)}.")
+            out.append(f"* full vs GAN alone, {_compare('full', 'GAN alone', S['full'], S['GAN alone'], m)}.")
         for m in METRICS:
-            out.append(f"* full vs pix2pix, {_compare('full', 'pix2pix', S['full'], p, m, n)}.")
+            out.append(f"* full vs pix2pix, {_compare('full', 'pix2pix', S['full'], p, m)}.")
         ref = record["reference"]
         out.append("")
         out.append(f"For scale: the input edge map itself is at per-pixel L1 {ref['edges_l1']:.3f} from its garment, and the "
