@@ -452,6 +452,12 @@ def record_sentences(record: dict, part: str) -> str:
                    f"{fmt_stat(s['AtoB.cycle_l1'], 3)}, FD-classifier to real sandals {fmt_stat(s['AtoB.fd'], 1)};")
         out.append(f"* sandal -> sneaker: classified as a sneaker {fmt_stat(s['BtoA.flip'], 3)}, cycle error "
                    f"{fmt_stat(s['BtoA.cycle_l1'], 3)}, FD-classifier to real sneakers {fmt_stat(s['BtoA.fd'], 1)}.")
+        flips = [s[f"{d}.flip"]["mean"] for d in ("AtoB", "BtoA")]
+        share = ("fewer than half" if max(flips) < 0.5 else "more than half" if min(flips) > 0.5
+                 else "in one direction more and in the other fewer than half")
+        out.append("")
+        out.append(f"So after {record['classes']['steps']} steps, {share} of the outputs are classified as the target "
+                   "class (means of the seeds, both directions).")
     else:
         raise ValueError(f"part={part!r}; use one of {list(SENTENCE_MARKERS)}")
     return "\n".join(out)
