@@ -138,6 +138,9 @@ class MinibatchDiscrimination(nn.Module):
         self.in_features, self.out_features, self.kernel_dims = in_features, out_features, kernel_dims
         self.T = nn.Parameter(torch.randn(in_features, out_features, kernel_dims) * init_std)   # (A, B, C)
 
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, kernel_dims={self.kernel_dims}"
+
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         if f.dim() != 2 or f.shape[1] != self.in_features:
             raise ValueError(f"MinibatchDiscrimination expects features (n, {self.in_features}), got {tuple(f.shape)}")
@@ -184,6 +187,9 @@ class VirtualBatchNorm(nn.Module):
         self.num_features, self.n_ref, self.eps = num_features, n_ref, eps
         self.weight = nn.Parameter(torch.ones(num_features))      # gamma
         self.bias = nn.Parameter(torch.zeros(num_features))       # beta
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, n_ref={self.n_ref}, eps={self.eps}"
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         if h.dim() < 2 or h.shape[1] != self.num_features or h.shape[0] <= self.n_ref:

@@ -182,9 +182,9 @@ class _ClassifierTask(Task):
         self.avg.updates = int(state.get("avg_updates", 0))
         self.curve = {k: list(v) for k, v in (state.get("curve") or self.curve).items()}
 
-    def _supervised(self) -> torch.Tensor:
-        x_lab, y = self.labelled.next_batch()
-        return x_lab, y
+    def _supervised(self) -> tuple:
+        """The next labelled batch: images (B, C, H, W) in [-1, 1] and their classes (B,)."""
+        return self.labelled.next_batch()
 
     def snapshot(self, step: int, out_dir: Optional[Path]) -> None:
         if self.test is None or (self.curve["step"] and self.curve["step"][-1] == step):

@@ -36,6 +36,11 @@ CONCEPTS = {
                       "class accuracy, per-class FD and precision/recall; truncation; your own image folder",
     "10_modern_recipes": "why GANs circle (Dirac GAN eigenvalues); hinge + SN, R1, LSGAN compared over 3 seeds at "
                          "equal steps and time; the TTUR preset; DiffAugment on 1 000 images; GANs vs diffusion today",
+    "14_improved_techniques": "Salimans et al. 2016: feature matching, minibatch discrimination (and ProGAN's minibatch "
+                              "stddev), historical averaging, one-sided label smoothing, virtual BN, each measured over 3 "
+                              "seeds on ring8/grid25 and Fashion-MNIST; the semi-supervised GAN on 100 labels. Any time "
+                              "after 06/07: it uses 02's mode-coverage toys, 04's DCGAN, 06's FD-classifier and recall, "
+                              "and compares with 07's WGAN-GP and spectral norm",
 }
 
 

@@ -369,3 +369,34 @@ def test_the_semi_supervised_runs_resume_bit_for_bit(tmp_path, kind):
     assert r.history["loss_supervised"] == r2.history["loss_supervised"]
     assert whole.curve == second.curve and whole.curve["step"] == [3, 6]
     assert len(whole.labelled.images) == 20 and set(whole.labelled.labels.tolist()) == set(range(10))
+
+
+# ---------------------------------------------------------------- the record's code paths at toy size
+def test_the_recorded_arms_run_end_to_end_at_toy_size():
+    # guards against: a record script that breaks after an hour of training (a toy arm, an image arm and both
+    # semi-supervised runs, at sizes that take seconds)
+    import warnings
+
+    from gan_utils.data import load_dataset
+
+    sizes = {**improved.SMOKE_SIZES, "image_steps": 2, "fd_n": 64}
+    toy = improved.run_toy_arm(improved.TOY_ARMS["combination"], "ring8", 0, sizes, keep_samples=5)
+    assert 0 <= toy["modes"] <= 8 and len(toy["samples"]) == 5 and toy["curve"]["step"][-1] == 6
+    data = load_dataset("fashion-mnist", train=True, image_size=32)
+    small = ImageDataset(data.images[:256], data.labels[:256], "fashion-mnist[:256]")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        img = improved.run_image_arm(improved.IMAGE_ARMS["combination"], small, 0, sizes)
+    assert np.isfinite(img["fd"]) and 0 <= img["recall"] <= 1 and img["samples_u8"] is not None
+    tr, te = _tiny_labelled(), _tiny_labelled(40, seed=1)
+    for kind in ("gan", "labelled-only"):
+        r = improved.run_semisup(0, {**sizes, "ssl_steps": 2, "ssl_eval_every": 2}, tr, te, kind)
+        assert 0 <= r["accuracy"] <= 1 and r["curve"]["step"] == [2]
+
+
+def test_historical_averaging_turns_the_papers_orbit_into_convergence():
+    # guards against: a penalty with the wrong sign or a mean that moves with theta (deterministic, float64)
+    plain = improved.averaging_game(0.0, steps=3000)
+    averaged = improved.averaging_game(0.1, steps=3000)
+    d = lambda tr: np.hypot(tr[:, 0] - 1, tr[:, 1] - 1)        # noqa: E731
+    assert d(plain)[-1] > d(plain)[0] and d(averaged)[-1] < 0.5 * d(averaged)[0]
