@@ -196,18 +196,21 @@ class VirtualBatchNorm(nn.Module):
             raise ValueError(f"VirtualBatchNorm expects (n_ref + n, {self.num_features}, ...) with the {self.n_ref} "
                              f"reference rows first, got {tuple(h.shape)}")
         dims = tuple(range(2, h.dim()))                                       # spatial dimensions, if any
+        dtype = h.dtype
+        h = h if h.dtype == torch.float64 else h.float()                      # fp16/bf16 under autocast: fp32 statistics
         ref, x = h[:self.n_ref], h[self.n_ref:]
         shape = (1, -1) + (1,) * len(dims)                                    # broadcast over (n, C, ...)
         mu_ref = ref.mean(dim=(0,) + dims).view(shape)                        # (1, C, 1, 1): E_ref[h]
         m2_ref = ref.pow(2).mean(dim=(0,) + dims).view(shape)                 # E_ref[h^2]
-        out_ref = (ref - mu_ref) / torch.sqrt(m2_ref - mu_ref ** 2 + self.eps)   # the reference: its own statistics
+        out_ref = (ref - mu_ref) / torch.sqrt((m2_ref - mu_ref ** 2).clamp_min(0) + self.eps)   # its own statistics
         k = 1.0 / (self.n_ref + 1)
         mu_x = x.mean(dim=dims, keepdim=True) if dims else x                  # (n, C, 1, 1): each sample's own mean
         m2_x = x.pow(2).mean(dim=dims, keepdim=True) if dims else x.pow(2)
         mu = (1 - k) * mu_ref + k * mu_x                                      # (n_ref mu_ref + mu_x) / (n_ref + 1)
         m2 = (1 - k) * m2_ref + k * m2_x
-        out_x = (x - mu) / torch.sqrt(m2 - mu ** 2 + self.eps)                # (n, C, ...)
-        return torch.cat([out_ref, out_x]) * self.weight.view(shape) + self.bias.view(shape)
+        out_x = (x - mu) / torch.sqrt((m2 - mu ** 2).clamp_min(0) + self.eps)   # (n, C, ...); var >= 0 despite rounding
+        out = torch.cat([out_ref, out_x]) * self.weight.view(shape) + self.bias.view(shape)
+        return out.to(dtype)
 
 
 def _check_minibatch(minibatch) -> None:

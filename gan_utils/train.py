@@ -275,13 +275,19 @@ def d_step(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, opt_d: torch.op
 
 
 def _features_of(D: nn.Module):
-    """D's intermediate layer f for feature matching: ``D.features`` of the bare model (under the fast path,
-    torchrun or torch.compile the wrappers are taken off; D is frozen in the G step, so that is exact)."""
-    bare = bare_module(D)
+    """D's intermediate layer f for feature matching: ``D.features``. Under torchrun the DDP wrapper is taken
+    off (D is frozen in the G step, so no gradient of D needs syncing); under the fast path it runs in the fast
+    path's layout and precision (:meth:`gan_utils.fast.FastModule.features`), eagerly."""
+    from torch.nn.parallel import DataParallel, DistributedDataParallel
+
+    m = D
+    while isinstance(m, (DistributedDataParallel, DataParallel)):
+        m = m.module
+    bare = bare_module(m)
     if not callable(getattr(bare, "features", None)):
         raise ConfigError(f"loss='feature-matching' matches D's features, and {type(bare).__name__} has no features() "
                           "method: use MLPDiscriminator or DCGANDiscriminator")
-    return bare.features
+    return m.features if type(m).__name__ == "FastModule" else bare.features
 
 
 def g_step(D: nn.Module, fake: torch.Tensor, opt_g: torch.optim.Optimizer, cfg: TrainConfig,

@@ -400,3 +400,27 @@ def test_historical_averaging_turns_the_papers_orbit_into_convergence():
     averaged = improved.averaging_game(0.1, steps=3000)
     d = lambda tr: np.hypot(tr[:, 0] - 1, tr[:, 1] - 1)        # noqa: E731
     assert d(plain)[-1] > d(plain)[0] and d(averaged)[-1] < 0.5 * d(averaged)[0]
+
+
+def test_feature_matching_and_the_new_layers_run_under_autocast_as_the_fast_path_runs_them():
+    # guards against: D's features run outside the fast path's autocast on a GPU (bf16 fakes into fp32 weights:
+    # a dtype error), and VBN statistics m2 - mu^2 taken in bf16 (negative variances: NaN). bf16 autocast on
+    # the CPU stands in for the GPU's here.
+    from gan_utils.fast import FastModule, FastPlan
+
+    torch.manual_seed(0)
+    plan = FastPlan(channels_last=True, autocast_dtype="bfloat16")
+    G = DCGANGenerator(16, 1, 32, 8, norm="virtual", n_ref=8)
+    D = DCGANDiscriminator(1, 32, 8, minibatch="discrimination", mbd_features=8)
+    Gf, Df = FastModule(G, plan, "cpu"), FastModule(D, plan, "cpu")
+    cfg = TrainConfig.preset("feature-matching", latent_dim=16, real_label=0.9)
+    opt_g, opt_d = make_optimizers(G, D, cfg)
+    fake = Gf(torch.randn(8, 16))
+    assert fake.dtype == torch.bfloat16 and torch.isfinite(fake).all()
+    real = torch.rand(8, 1, 32, 32) * 2 - 1
+    d_out = d_step(Df, real, fake, opt_d, cfg)
+    g_out = g_step(Df, fake, opt_g, cfg, G, real=real)
+    assert torch.isfinite(d_out["loss_D"]) and torch.isfinite(g_out["loss_G"])
+    vbn = VirtualBatchNorm(3, n_ref=4)
+    h = (1000 + 1e-3 * torch.randn(9, 3, 2, 2)).bfloat16()          # a large mean, a tiny spread
+    assert torch.isfinite(vbn(h)).all() and vbn(h).dtype == torch.bfloat16

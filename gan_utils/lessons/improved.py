@@ -513,5 +513,5 @@ def plot_summary_bars(names, stats: dict, ylabel: str, title: str, ax=None, scal
         v = scale * np.asarray(stats[n]["values"])
         ax.plot([x] * len(v), v, "k.", ms=5)
     ax.set_xticks(xs, names, rotation=30, ha="right", fontsize=8)
-    ax.set(ylabel=ylabel, title=title)
+    ax.set(xlabel="arm", ylabel=ylabel, title=title)
     return ax
