@@ -424,4 +424,3 @@ def test_feature_matching_and_the_new_layers_run_under_autocast_as_the_fast_path
     vbn = VirtualBatchNorm(3, n_ref=4)
     h = (1000 + 1e-3 * torch.randn(9, 3, 2, 2)).bfloat16()          # a large mean, a tiny spread
     assert torch.isfinite(vbn(h)).all() and vbn(h).dtype == torch.bfloat16
-
