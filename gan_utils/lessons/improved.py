@@ -383,17 +383,18 @@ def load_record(path=None, repo: Optional[str] = None, ref: str = "main") -> dic
 
 
 # ============================================================================ the prose quoting the record
+#: pairs compared besides "each arm vs the baseline": virtual BN against its control, plain BatchNorm in G
+TOY_CONTROLS = (("virtual BN", "BatchNorm G"),)
 SENTENCE_MARKERS = {part: (f"<!-- record:{part} -->", f"<!-- /record:{part} -->") for part in ("toys", "images", "semisup")}
 
 
-def _diff(sa: dict, sb: dict, what: str, higher_is_better: bool, digits: int) -> str:
-    """"<what> higher by 1.2 (better), <what the spread of the seeds says>" for mean a against mean b."""
+def _diff(sa: dict, sb: dict, what: str, higher_is_better: bool, digits: int, unit: str = "") -> str:
+    """"<what> +1.2<unit> (better; <what the spread of the seeds says>)" for mean a against mean b."""
     d = sa["mean"] - sb["mean"]
     if abs(d) < 0.5 * 10 ** -digits:
-        return f"{what} the same to {digits} decimals"
+        return f"{what} the same ({spread_verdict(sa, sb, short=True)})"
     better = (d > 0) == higher_is_better
-    return (f"{what} {'higher' if d > 0 else 'lower'} by {abs(d):.{digits}f} ({'better' if better else 'worse'}), "
-            f"{spread_verdict(sa, sb)}")
+    return f"{what} {d:+.{digits}f}{unit} ({'better' if better else 'worse'}; {spread_verdict(sa, sb, short=True)})"
 
 
 def record_sentences(record: dict, part: str) -> str:
@@ -416,11 +417,12 @@ def record_sentences(record: dict, part: str) -> str:
                 out.append(f"| {name} | {fmt_stat(s['modes'])} | {fmt_stat(_pct(s['hq']))} | "
                            f"{fmt_stat(s['modes_ema'])} | {fmt_stat(_pct(s['hq_ema']))} |")
             out.append("")
-            base = S[toy]["baseline"]
-            for name in r["runs"][toy]:
-                if name != "baseline":
-                    out.append(f"* {name} vs baseline: " + _diff(S[toy][name]["modes"], base["modes"], "modes covered",
-                                                                 True, 1) + ".")
+            pairs = [(name, "baseline") for name in r["runs"][toy] if name != "baseline"]
+            pairs += [p for p in TOY_CONTROLS if p[0] in S[toy] and p[1] in S[toy]]
+            for a, b in pairs:
+                out.append(f"* {a} vs {b}: " + _diff(S[toy][a]["modes"], S[toy][b]["modes"], "modes", True, 1)
+                           + "; " + _diff(_pct(S[toy][a]["hq"]), _pct(S[toy][b]["hq"]), "HQ share", True, 1, " points")
+                           + ".")
             out.append("")
     elif part == "images":
         r = record["images"]
@@ -437,6 +439,7 @@ def record_sentences(record: dict, part: str) -> str:
         for name in r["runs"]:
             if name != "baseline":
                 out.append(f"* {name} vs baseline: " + _diff(S[name]["fd"], S["baseline"]["fd"], "FD-classifier", False, 1)
+                           + "; " + _diff(S[name]["precision"], S["baseline"]["precision"], "precision", True, 3)
                            + "; " + _diff(S[name]["recall"], S["baseline"]["recall"], "recall", True, 3) + ".")
     elif part == "semisup":
         r = record["semisup"]

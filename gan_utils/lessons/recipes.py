@@ -765,17 +765,19 @@ FULL_PAIRS = (("hinge+SN", "bce-ns"), ("bce-ns-plain", "bce-ns"), ("bce-ns+R1", 
 SENTENCE_MARKERS = {part: (f"<!-- record:{part} -->", f"<!-- /record:{part} -->") for part in ("full", "limited")}
 
 
-def spread_verdict(sa: dict, sb: dict) -> str:
+def spread_verdict(sa: dict, sb: dict, short: bool = False) -> str:
     """What the difference of two means says, measured against the spread of the seeds (the ``std`` of each
-    :func:`summarise` entry): supported, a hint, or not distinguished. Notebook 14 reads its record with it too."""
+    :func:`summarise` entry): supported (beyond the two standard deviations added), a hint (beyond the larger
+    one only), or not distinguished. ``short``: just those words (notebook 14's tables explain them once)."""
     d = sa["mean"] - sb["mean"]
     lo, hi = max(sa["std"], sb["std"]), sa["std"] + sb["std"]
     if abs(d) > hi:
-        return ("more than their two standard deviations together: a difference these three seeds support "
-                "(for this model, budget and data)")
+        return "supported" if short else ("more than their two standard deviations together: a difference these "
+                                          "three seeds support (for this model, budget and data)")
     if abs(d) > lo:
-        return "more than the larger standard deviation but less than the two together: a hint, not a result"
-    return "less than the larger standard deviation: not distinguished by three seeds"
+        return "a hint" if short else ("more than the larger standard deviation but less than the two together: "
+                                       "a hint, not a result")
+    return "not distinguished" if short else "less than the larger standard deviation: not distinguished by three seeds"
 
 
 def _versus(a: str, b: str, sa: dict, sb: dict, what: str = "FD") -> str:
