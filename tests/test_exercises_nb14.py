@@ -28,7 +28,7 @@ FM_WRONG = {
     "paired samples": (lambda r, f: ((r[:f.shape[0]] - f) ** 2).sum(1).mean(), "batch means"),
     "fakes detached": (lambda r, f: (r.mean(0) - f.detach().mean(0)).pow(2).sum(), "cannot train G"),
     "per-feature vector": (lambda r, f: (r.mean(0) - f.mean(0)).pow(2), "one number"),
-    "a float": (lambda r, f: float((r.mean(0) - f.mean(0)).pow(2).sum()), "torch tensor"),
+    "a float": (lambda r, f: float((r.mean(0) - f.mean(0)).pow(2).sum().detach()), "torch tensor"),
 }
 
 
