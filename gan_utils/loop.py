@@ -54,6 +54,10 @@ class TrainingInterrupted(KeyboardInterrupt):
         super().__init__(f"interrupted after step {step}; {where}")
 
 
+#: an fp16 GradScaler that skips this many steps in a row is not fighting an overflow but a divergence
+MAX_CONSECUTIVE_SKIPS = 30
+
+
 def _stop_signals() -> tuple:
     import signal
 
@@ -112,9 +116,30 @@ class ScalarLog:
         self.items_per_step = items_per_step      # images (or sequences) per step: logs the throughput
         self.rate_name = rate_name                # its history key (train(): "images_per_s")
         self.t_flush = time.perf_counter()
+        self._streaks: dict = {}                  # loss name -> steps skipped in a row by the fp16 scaler
 
     def append(self, scalars: dict) -> None:
         self.buffer.append(scalars)
+
+    def _check(self, name: str, losses: list, skipped, first_step: int) -> None:
+        """The NaN guard for one loss over the flushed steps. Under fp16 a GradScaler skips a step whose
+        gradients overflowed (``skipped_X`` > 0 for ``loss_X``; the penalties' inner gradients overflow
+        first, and then the loss itself is inf): that step changed nothing, so it is counted, not a
+        divergence, unless :data:`MAX_CONSECUTIVE_SKIPS` steps in a row are skipped (the scale halves at
+        each, so by then it is the model, not the scale)."""
+        for i, v in enumerate(losses):
+            skip = skipped is not None and skipped[i] > 0
+            streak = self._streaks.get(name, 0) + 1 if skip else 0
+            self._streaks[name] = streak
+            if streak > MAX_CONSECUTIVE_SKIPS:
+                raise NonFiniteLossError(f"the fp16 gradient scaler skipped {streak} steps in a row up to step "
+                                         f"{first_step + i} ({name} = {v}): training diverged. Last good checkpoint: "
+                                         f"{self.last_good()}. Lower the learning rates, or train with "
+                                         "precision='fp32'.")
+            if not math.isfinite(v) and not skip:
+                raise NonFiniteLossError(f"{name} became {v} at step {first_step + i}; training stopped. Last good "
+                                         f"checkpoint: {self.last_good()}. Lower the learning rates or check the "
+                                         "data range.")
 
     def flush(self, step: int, stop: bool = False) -> bool:
         """Move the buffer (steps ``step - n + 1 .. step``) to the history; returns ``stop`` (under
@@ -128,13 +153,8 @@ class ScalarLog:
             table, stop = self.reduce(table, stop)
         values = dict(zip(keys, table.cpu().tolist()))   # the one host sync
         for name in keys:
-            if not name.startswith("loss"):
-                continue
-            bad = [i for i, v in enumerate(values[name]) if not math.isfinite(v)]
-            if bad:
-                raise NonFiniteLossError(f"{name} became {values[name][bad[0]]} at step {step - n + 1 + bad[0]}; "
-                                         f"training stopped. Last good checkpoint: {self.last_good()}. Lower the "
-                                         "learning rates or check the data range.")
+            if name.startswith("loss"):
+                self._check(name, values[name], values.get("skipped" + name[len("loss"):]), step - n + 1)
         self.history.setdefault("step", []).extend(range(step - n + 1, step + 1))
         for k, v in values.items():
             self.history.setdefault(k, []).extend(v)

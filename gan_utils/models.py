@@ -33,6 +33,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .runtime import ConfigError
+
 IMAGE_SIZES = (28, 32, 64)
 NORMS = ("batch", "layer", "none", "spectral")
 #: how a class-conditional discriminator sees the label (DCGANDiscriminator(num_classes=K, conditioning=...))
@@ -132,9 +134,8 @@ class MinibatchDiscrimination(nn.Module):
 
     def __init__(self, in_features: int, out_features: int = 100, kernel_dims: int = 5, init_std: float = 0.05):
         super().__init__()
-        for name, v in (("in_features", in_features), ("out_features", out_features), ("kernel_dims", kernel_dims)):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"MinibatchDiscrimination: {name}={v!r} must be a whole number >= 1")
+        _check_sizes("MinibatchDiscrimination", in_features=in_features, out_features=out_features,
+                     kernel_dims=kernel_dims)
         self.in_features, self.out_features, self.kernel_dims = in_features, out_features, kernel_dims
         self.T = nn.Parameter(torch.randn(in_features, out_features, kernel_dims) * init_std)   # (A, B, C)
 
@@ -183,7 +184,7 @@ class VirtualBatchNorm(nn.Module):
     def __init__(self, num_features: int, n_ref: int, eps: float = 1e-5):
         super().__init__()
         if not isinstance(n_ref, int) or n_ref < 1:
-            raise ValueError(f"VirtualBatchNorm: n_ref={n_ref!r} must be a whole number >= 1 (the reference batch size)")
+            raise ConfigError(f"VirtualBatchNorm: n_ref={n_ref!r} must be a whole number >= 1 (the reference batch size)")
         self.num_features, self.n_ref, self.eps = num_features, n_ref, eps
         self.weight = nn.Parameter(torch.ones(num_features))      # gamma
         self.bias = nn.Parameter(torch.zeros(num_features))       # beta
@@ -215,13 +216,19 @@ class VirtualBatchNorm(nn.Module):
 
 def _check_minibatch(minibatch) -> None:
     if minibatch not in MINIBATCH_LAYERS:
-        raise ValueError(f"minibatch={minibatch!r}; use one of {MINIBATCH_LAYERS}")
+        raise ConfigError(f"minibatch={minibatch!r}; use one of {MINIBATCH_LAYERS}")
 
 
 #: what a discriminator's ``minibatch=`` may be: None, Salimans et al.'s layer, or ProGAN's
 MINIBATCH_LAYERS = (None, "discrimination", "stddev")
 #: what a generator's ``norm=`` may be (MLPGenerator: None too, its default)
 G_NORMS = ("batch", "virtual")
+def _check_sizes(who: str, **sizes) -> None:
+    """Each size a whole number >= 1, else one :class:`ConfigError` naming it (a width of 0 would build
+    layers of no channels and fail later with an obscure shape error)."""
+    for name, v in sizes.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(f"{who}: {name}={v!r} must be a whole number >= 1")
 
 
 # ----------------------------------------------------------------------------- MLPs
@@ -250,7 +257,8 @@ class MLPGenerator(nn.Module):
                  tanh_output: bool = False, norm: Optional[str] = None, n_ref: int = 64):
         super().__init__()
         if norm not in (None,) + G_NORMS:
-            raise ValueError(f"norm={norm!r}; use None, 'batch' or 'virtual'")
+            raise ConfigError(f"norm={norm!r}; use None, 'batch' or 'virtual'")
+        _check_sizes("MLPGenerator", latent_dim=latent_dim, hidden=hidden, depth=depth)
         out_shape = tuple(int(s) for s in (out_shape if isinstance(out_shape, (tuple, list)) else (out_shape,)))
         self.config = {"kind": "MLPGenerator", "latent_dim": latent_dim, "out_shape": list(out_shape),
                        "hidden": hidden, "depth": depth, "tanh_output": tanh_output}
@@ -300,6 +308,7 @@ class MLPDiscriminator(nn.Module):
                  minibatch: Optional[str] = None, mbd_features: int = 100, mbd_kernel_dims: int = 5):
         super().__init__()
         _check_minibatch(minibatch)
+        _check_sizes("MLPDiscriminator", hidden=hidden, depth=depth)
         in_shape = tuple(int(s) for s in (in_shape if isinstance(in_shape, (tuple, list)) else (in_shape,)))
         self.config = {"kind": "MLPDiscriminator", "in_shape": list(in_shape), "hidden": hidden,
                        "depth": depth, "spectral": spectral}
@@ -348,7 +357,7 @@ class MLPDiscriminator(nn.Module):
 def _plan(image_size: int):
     """Start resolution and number of stride-2 up/down-samplings for each supported size."""
     if image_size not in IMAGE_SIZES:
-        raise ValueError(f"image_size={image_size} is not supported; use one of {IMAGE_SIZES} "
+        raise ConfigError(f"image_size={image_size} is not supported; use one of {IMAGE_SIZES} "
                          "(gan_utils.data.load_dataset(..., image_size=32) pads 28x28 images)")
     return {28: (7, 2), 32: (4, 3), 64: (4, 4)}[image_size]
 
@@ -383,13 +392,14 @@ class DCGANGenerator(nn.Module):
     def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 32, width: int = 64,
                  num_classes: Optional[int] = None, norm: str = "batch", n_ref: int = 64):
         super().__init__()
+        _check_sizes("DCGANGenerator", latent_dim=latent_dim, channels=channels, width=width)
         if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool)
                                         or num_classes < 1):
-            raise ValueError(f"num_classes={num_classes!r} must be a whole number >= 1 (None: unconditional)")
+            raise ConfigError(f"num_classes={num_classes!r} must be a whole number >= 1 (None: unconditional)")
         if norm not in G_NORMS:
-            raise ValueError(f"norm={norm!r}; use one of {G_NORMS}")
+            raise ConfigError(f"norm={norm!r}; use one of {G_NORMS}")
         if norm == "virtual" and num_classes is not None:
-            raise ValueError("norm='virtual' is for the unconditional generator (a class-conditional one uses "
+            raise ConfigError("norm='virtual' is for the unconditional generator (a class-conditional one uses "
                              "conditional BatchNorm)")
         self.config = {"kind": "DCGANGenerator", "latent_dim": latent_dim, "channels": channels,
                        "image_size": image_size, "width": width}
@@ -500,16 +510,17 @@ class DCGANDiscriminator(nn.Module):
                  num_classes: Optional[int] = None, conditioning: str = "projection",
                  minibatch: Optional[str] = None, mbd_features: int = 100, mbd_kernel_dims: int = 5):
         super().__init__()
+        _check_sizes("DCGANDiscriminator", channels=channels, width=width)
         if norm not in NORMS:
-            raise ValueError(f"norm={norm!r}; use one of {NORMS}")
+            raise ConfigError(f"norm={norm!r}; use one of {NORMS}")
         _check_minibatch(minibatch)
         if minibatch is not None and num_classes is not None:
-            raise ValueError("minibatch= is for the unconditional discriminator (num_classes=None)")
+            raise ConfigError("minibatch= is for the unconditional discriminator (num_classes=None)")
         if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool)
                                         or num_classes < 1):
-            raise ValueError(f"num_classes={num_classes!r} must be a whole number >= 1 (None: unconditional)")
+            raise ConfigError(f"num_classes={num_classes!r} must be a whole number >= 1 (None: unconditional)")
         if conditioning not in CONDITIONINGS:
-            raise ValueError(f"conditioning={conditioning!r}; use one of {CONDITIONINGS}")
+            raise ConfigError(f"conditioning={conditioning!r}; use one of {CONDITIONINGS}")
         self.config = {"kind": "DCGANDiscriminator", "channels": channels, "image_size": image_size,
                        "width": width, "norm": norm}
         if num_classes is not None:                  # only then: unconditional configs stay as they were
@@ -695,6 +706,10 @@ def _device_of(G) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
+#: the smallest truncation threshold: the redraws per coordinate grow as 1 / (0.8 t) (1 250 at t = 0.001)
+MIN_TRUNCATION = 1e-3
+
+
 def truncated_normal(n: int, dim: int, truncation: Optional[float] = None, seed: Optional[int] = 0) -> torch.Tensor:
     """``(n, dim)`` draws of z ~ N(0, I) with every coordinate outside ``[-truncation, truncation]``
     redrawn until it falls inside: the truncation trick of BigGAN (Brock, Donahue, Simonyan 2019,
@@ -706,10 +721,12 @@ def truncated_normal(n: int, dim: int, truncation: Optional[float] = None, seed:
     dim = int(dim)
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     z = torch.randn(n, dim, generator=gen)
-    if truncation is None or math.isinf(truncation):
+    if truncation is None or (isinstance(truncation, (int, float)) and math.isinf(truncation) and truncation > 0):
         return z
-    if not truncation > 0:
-        raise ValueError(f"truncation={truncation!r} must be > 0 (None: no truncation)")
+    if isinstance(truncation, bool) or not isinstance(truncation, (int, float)) or not truncation >= MIN_TRUNCATION:
+        raise ConfigError(f"truncation={truncation!r} must be a number >= {MIN_TRUNCATION} (None: no truncation): a "
+                          f"coordinate falls in [-t, t] with probability about 0.8 t, so a smaller t would redraw "
+                          "almost without end")
     while True:
         outside = z.abs() > truncation                     # |z_i| > t: redraw those coordinates only
         count = int(outside.sum())

@@ -34,7 +34,12 @@ from .augment import DiffAugment, parse_policy
 from .losses import LOSSES, HistoricalAverage, clip_weights, r1_penalty
 from .loop import NonFiniteLossError, ScalarLog, StopRequest, TrainingInterrupted  # noqa: F401 (re-exported)
 from .models import check_labels, eval_mode, has_batchnorm, has_spectral_norm, sample
-from .runtime import ConfigError, UserError, atomic_write, ensure_writable_dir, remove_stale_temp_files
+from .runtime import ConfigError, UserError, atomic_write, check_seed, ensure_writable_dir, remove_stale_temp_files
+
+
+#: the most generator steps a run may ask for: far beyond any run of the course (100,000), and a
+#: typo such as 1e30 is refused instead of running until it is killed
+MAX_STEPS = 10_000_000
 
 
 @dataclass
@@ -120,19 +125,37 @@ class TrainConfig:
             raise ConfigError(f"optimizer={self.optimizer!r}; use 'adam' or 'rmsprop'")
         if self.precision not in (None, "fp32"):
             raise ConfigError(f"precision={self.precision!r}; use None (auto) or 'fp32'")
-        for name in ("steps", "batch_size", "latent_dim", "n_critic", "log_every", "n_samples"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)!r} must be a whole number >= 1")
+        def whole(name, lo, hi=None, note=""):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
+                rng = f">= {lo}" if hi is None else f"from {lo} to {hi:,}"
+                raise ConfigError(f"{name}={v!r} must be a whole number {rng}{note}")
+
+        def number(name, lo, lo_open, hi=None, note=""):
+            v = getattr(self, name)
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and \
+                (v > lo if lo_open else v >= lo) and (hi is None or v < hi)
+            if not ok:
+                rng = (f"> {lo:g}" if lo_open else f">= {lo:g}") + (f" and < {hi:g}" if hi is not None else "")
+                raise ConfigError(f"{name}={v!r} must be a finite number {rng}{note}")
+
+        whole("steps", 1, MAX_STEPS, " (generator updates; the course's longest run has 100,000)")
+        for name in ("batch_size", "latent_dim", "n_critic", "log_every", "n_samples"):
+            whole(name, 1)
         for name in ("sample_every", "ckpt_every"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ConfigError(f"{name}={getattr(self, name)!r} must be a whole number >= 0 (0 = only at the end)")
+            whole(name, 0, note=" (0 = only at the end)")
         for name in ("lr_g", "lr_d"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name}={getattr(self, name)!r} must be > 0")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ConfigError(f"ema_decay={self.ema_decay!r} must be in [0, 1) (0 = no EMA generator)")
-        if not (isinstance(self.r1_gamma, (int, float)) and self.r1_gamma >= 0):
-            raise ConfigError(f"r1_gamma={self.r1_gamma!r} must be a number >= 0 (0 = no R1 penalty)")
+            number(name, 0.0, True, note=" (a learning rate)")
+        for name in ("betas_g", "betas_d"):
+            b = getattr(self, name)
+            if not (isinstance(b, (tuple, list)) and len(b) == 2 and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v < 1.0 for v in b)):
+                raise ConfigError(f"{name}={b!r} must be two numbers in [0, 1), Adam's (beta1, beta2), e.g. (0.5, 0.999)")
+        number("clip_value", 0.0, True, note=" (wgan-clip keeps every critic weight in [-c, c])")
+        number("gp_weight", 0.0, False, note=" (the gradient penalty's lambda)")
+        number("r1_gamma", 0.0, False, note=" (0 = no R1 penalty)")
+        number("ema_decay", 0.0, False, 1.0, note=" (0 = no EMA generator)")
+        check_seed(self.seed)
         if not isinstance(self.r1_every, int) or self.r1_every < 1:
             raise ConfigError(f"r1_every={self.r1_every!r} must be a whole number >= 1 (1 = R1 at every D step)")
         if self.augment is not None:
@@ -171,20 +194,37 @@ def _grad_norm(params) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # ||all grads||_2
 
 
-def _backward_and_step(loss, params, opt, scaler, grad_norms: bool) -> Optional[torch.Tensor]:
-    """loss.backward(); optimiser step; the global grad norm (unscaled under fp16 + GradScaler)."""
+def _backward_and_step(loss, params, opt, scaler, grad_norms: bool):
+    """loss.backward(); optimiser step. Returns ``(grad norm or None, skipped or None)``: the global
+    grad norm (unscaled under fp16 + GradScaler) and, with a GradScaler, a 0-d tensor that is 1 when
+    the scaler skipped this step because the fp16 gradients overflowed (its scale went down), 0 when
+    it stepped. Both stay on the device (no host sync)."""
     opt.zero_grad(set_to_none=True)
     if scaler is None:
         loss.backward()
         norm = _grad_norm(params) if grad_norms else None
         opt.step()
-        return norm
+        return norm, None
+    one = torch.ones((), device=loss.device)
+    before = scaler.scale(one)                 # the scale as a device tensor
     scaler.scale(loss).backward()
     scaler.unscale_(opt)                       # true gradients: for the norm and for the step
     norm = _grad_norm(params) if grad_norms else None
     scaler.step(opt)                           # skipped when the fp16 gradients overflowed
-    scaler.update()
-    return norm
+    scaler.update()                            # ... and then the scale is halved: that is how we see it
+    return norm, (scaler.scale(one) < before).float()
+
+
+def _uncompiled(D: nn.Module) -> nn.Module:
+    """``D`` itself, or, when the fast path compiled it, its eager module: found through the
+    DistributedDataParallel wrapper of torchrun too (there ``D.compiled`` is the wrapper's attribute,
+    absent, and R1's double backward went through the compiled graph: "double backward not supported").
+    The eager module shares D's parameters, so DDP still reduces their gradients in the backward of
+    the D loss that holds the penalty."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    inner = D.module if isinstance(D, DistributedDataParallel) else D
+    return inner.module if getattr(inner, "compiled", False) else D
 
 
 def _augmenter(cfg: TrainConfig):
@@ -243,7 +283,7 @@ def d_step(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, opt_d: torch.op
                               "update in the run, to know on which updates to apply the penalty")
         if d_iter is None or d_iter % cfg.r1_every == 0:
             # a double backward: never through torch.compile (AOTAutograd refuses it), so the eager D of the fast path
-            D_eager = D.module if getattr(D, "compiled", False) else D
+            D_eager = _uncompiled(D)
 
             def D_r1(x):                                   # the logit of D(T(x)) (or D(T(x), y)), per sample
                 x = x if aug is None else aug(x)
@@ -265,11 +305,13 @@ def d_step(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, opt_d: torch.op
         out["D_x"], out["D_G_z"] = real_out.detach().mean(), fake_out.detach().mean()
     else:
         out["D_x"], out["D_G_z"] = torch.sigmoid(real_out.detach()).mean(), torch.sigmoid(fake_out.detach()).mean()
-    norm = _backward_and_step(loss, D.parameters(), opt_d, scaler, cfg.grad_norms)
+    norm, skipped = _backward_and_step(loss, D.parameters(), opt_d, scaler, cfg.grad_norms)
     if spec.clip:
         clip_weights(D, cfg.clip_value)                    # after the step, never before
     if norm is not None:
         out["grad_norm_D"] = norm
+    if skipped is not None:
+        out["skipped_D"] = skipped                         # fp16: the scaler skipped an overflowed step
     out["loss_D"] = loss.detach()
     return out
 
@@ -326,12 +368,14 @@ def g_step(D: nn.Module, fake: torch.Tensor, opt_g: torch.optim.Optimizer, cfg: 
             loss = loss + term
             out["hist_avg_G"] = term.detach()
         params = G.parameters() if G is not None else [p for g in opt_g.param_groups for p in g["params"]]
-        norm = _backward_and_step(loss, params, opt_g, scaler, cfg.grad_norms)
+        norm, skipped = _backward_and_step(loss, params, opt_g, scaler, cfg.grad_norms)
     finally:
         D.requires_grad_(True)
     out["loss_G"] = loss.detach()
     if norm is not None:
         out["grad_norm_G"] = norm
+    if skipped is not None:
+        out["skipped_G"] = skipped
     return out
 
 
@@ -509,10 +553,6 @@ class _Bookkeeper:
         if ck is None:
             return 0
         check_resumable(ck, self.G, self.D, self.cfg, data, path)
-        if int(ck["step"]) > self.cfg.steps:                   # a resume never goes back in time
-            raise ConfigError(f"{path} is already at step {int(ck['step'])}, past steps={self.cfg.steps}: ask for more "
-                              "steps to continue it (or leave --steps out to keep the run's own), or use another "
-                              "output folder")
         got = restore_training(ck, G=self.G, D=self.D, ema=self.ema, opt_g=self.opts[0], opt_d=self.opts[1],
                                loader=data, device=self.device, hist=self.hist)
         self.fixed_z = got["fixed_noise"]
@@ -639,12 +679,16 @@ def train(G: nn.Module, D: nn.Module, data, cfg: TrainConfig, *, device=None, ou
             for step in (bar := tqdm(range(start, cfg.steps), initial=start, total=cfg.steps,
                                      desc=f"train {cfg.loss}", disable=not progress, dynamic_ncols=True)):
                 # (1) Update D: n_critic steps, each on a real batch and a detached fake batch
+                skips = []                                 # fp16: the critic steps the GradScaler skipped
                 for k in range(cfg.n_critic):
                     real, y = next(batches)                # y: the batch's class labels (conditional GAN), else None
                     with torch.set_grad_enabled(reuse):
                         fake = generate(Gf, new_z(real), y)  # G(z) or G(z, y); its graph kept if the G step reuses it
                     d_out = d_step(Df, real, fake, opt_d, cfg, scaler=fp.scaler_d, d_iter=step * cfg.n_critic + k, y=y,
                                    hist=hist_d)
+                    skips += [d_out["skipped_D"]] if "skipped_D" in d_out else []
+                if skips:
+                    d_out["skipped_D"] = torch.stack(skips).sum()   # of this step's n_critic D updates
                 # (2) Update G: through a frozen D (feature matching compares D's features of `real` and the fakes)
                 if not reuse:
                     fake = generate(Gf, new_z(real), y)

@@ -61,16 +61,13 @@ def run(path: Path, smoke: bool, ckpt: str, save_dir: Path | None = None) -> flo
     folder for the whole invocation, so it times a learner's first pass: 04 trains from scratch and
     06 then reuses 04's model, as it would after the learner ran 04."""
     import nbformat
-    from nbclient import NotebookClient
 
-    from gan_utils.runtime import temporary_env
+    from notebook_exec import execute  # same folder
 
-    with temporary_env(GAN_COURSE_SMOKE="1" if smoke else "0", GAN_COURSE_CHECKPOINTS=ckpt):
-        nb = nbformat.read(path, as_version=4)
-        t = time.perf_counter()
-        NotebookClient(nb, timeout=None, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-        secs = time.perf_counter() - t
+    nb = nbformat.read(path, as_version=4)
+    t = time.perf_counter()
+    execute(nb, path.parent, GAN_COURSE_SMOKE="1" if smoke else "0", GAN_COURSE_CHECKPOINTS=ckpt)
+    secs = time.perf_counter() - t
     if save_dir is not None:  # the executed notebook, to read its numbers (never committed)
         save_dir.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, save_dir / path.name)
@@ -119,10 +116,54 @@ def readme_block(db: dict) -> str:
     return START + "\n" + "\n".join(rows) + "\n" + END
 
 
+#: The lecturer's guide (docs/teaching.md) shows the same times with what to do with them in class.
+TEACHING = ROOT / "docs" / "teaching.md"
+#: Notebooks planned but not in this checkout yet: their rows say "to be measured" until they land.
+PLANNED = {
+    "11": "pix2pix and CycleGAN: image-to-image translation, paired and unpaired",
+    "12": "StyleGAN's ideas: mapping network, per-layer styles (AdaIN), noise inputs, style mixing",
+    "13": "sequence GANs: SeqGAN's policy gradient, and why language GANs fell short",
+    "14": "Salimans et al. 2016's techniques, and the semi-supervised GAN",
+}
+#: A notebook whose default mode runs within this many seconds on a CPU is run live in a 90-minute meeting.
+LIVE_SECONDS = 240
+
+
+def in_class(entry: dict, key: str) -> str:
+    """What to do with notebook ``key`` in a meeting, from its measured times."""
+    cpu, smoke = entry.get("cpu"), entry.get("smoke")
+    if key in GPU_NOTEBOOKS:
+        return "show the executed page or deck; run smoke mode live" if smoke else "to be measured"
+    if cpu is None:
+        return "to be measured"
+    if cpu["seconds"] <= LIVE_SECONDS:
+        return "run live in default mode"
+    return "start it when the meeting starts, or show the executed page or deck; smoke mode live"
+
+
+def teaching_block(db: dict) -> str:
+    """docs/teaching.md's run-time table, between the runtimes markers, generated from ``db``."""
+    rows = ["| notebook | smoke (CI) | default, CPU | in class |", "|---|---|---|---|"]
+    present = {p.name[:2]: p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
+    for nn in sorted(set(present) | set(PLANNED)):
+        if nn in present:
+            key, e = present[nn].stem, db.get(present[nn].stem, {})
+            rows.append(f"| [{key}](../notebooks/{present[nn].name}) | {fmt(e.get('smoke'), 'to be measured')} | "
+                        f"{fmt(e.get('cpu'), GPU_NOTEBOOKS.get(key, 'to be measured'))} | {in_class(e, key)} |")
+        else:
+            rows.append(f"| {nn} (being written): {PLANNED[nn]} | to be measured | to be measured | to be measured |")
+    return START + "\n" + "\n".join(rows) + "\n" + END
+
+
+def _replace_block(path: Path, block: str) -> None:
+    path.write_text(re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, path.read_text(), flags=re.S))
+
+
 def write_readme(db: dict) -> None:
-    readme = ROOT / "README.md"
-    block = readme_block(db)
-    readme.write_text(re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, readme.read_text(), flags=re.S))
+    """The README's syllabus table and the lecturer's guide's times, from ``db``."""
+    _replace_block(ROOT / "README.md", readme_block(db))
+    if TEACHING.exists():
+        _replace_block(TEACHING, teaching_block(db))
 
 
 def main() -> int:

@@ -228,5 +228,5 @@ def test_truncated_normal_redraws_outside_the_threshold_and_keeps_the_shape_of_t
     phi, Phi = math.exp(-0.5) / math.sqrt(2 * math.pi), 0.5 * (1 + math.erf(1 / math.sqrt(2)))
     assert abs(z.var().item() - (1 - 2 * phi / (2 * Phi - 1))) < 0.005
     assert torch.equal(truncated_normal(3, 4, None, seed=1), torch.randn(3, 4, generator=torch.Generator().manual_seed(1)))
-    with pytest.raises(ValueError, match="> 0"):
+    with pytest.raises(ValueError, match=">= 0.001"):
         truncated_normal(2, 2, 0.0)

@@ -178,7 +178,8 @@ SCRIPT = textwrap.dedent("""
 def test_a_stop_signal_saves_a_whole_step_that_resumes_bit_for_bit(tmp_path, sig):
     # guards against: a closed terminal (SIGHUP) or a scheduler (SIGTERM) killing the run without a checkpoint
     out = tmp_path / "run"
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    # the same thread count as this process, which computes the uninterrupted run to compare with bit for bit
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS=str(torch.get_num_threads()))
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT.format(tests=str(ROOT / "tests"), out=str(out))],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 60

@@ -33,7 +33,26 @@ from pathlib import Path
 import torch
 
 from ..data import downloads_allowed, to_float
-from ..runtime import UserError
+from ..runtime import ConfigError, UserError
+
+def feature_matrix(x, name: str, min_rows: int = 1) -> torch.Tensor:
+    """``x`` (a tensor, array or nested list) as a float64 CPU tensor ``(N, d)`` with at least
+    ``min_rows`` rows and only finite values, else one :class:`ConfigError` naming ``name``: the
+    entrance check of every metric that takes features or points (KID, nearest neighbours, mode
+    coverage), so a NaN never comes back as a NaN score or a silently wrong one."""
+    import numpy as np
+
+    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).detach().to("cpu", torch.float64)
+    if x.dim() != 2:
+        raise ConfigError(f"{name} must be features shaped (N, d), got {tuple(x.shape)}")
+    if x.shape[0] < min_rows:
+        raise ConfigError(f"{name} needs at least {min_rows} row(s), got {x.shape[0]}")
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).any(1).nonzero()[0, 0])
+        raise ConfigError(f"{name} holds NaN or inf (first in row {bad}): features of a diverged generator or of "
+                          "images outside [-1, 1]? Check the inputs before scoring them")
+    return x
+
 
 INCEPTION_ENV = "GAN_COURSE_INCEPTION_WEIGHTS"
 #: pytorch-fid's weights file (its name carries the first 8 hex digits of its SHA-256)

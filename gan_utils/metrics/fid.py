@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..runtime import atomic_write, cache_dir
+from ..runtime import ConfigError, atomic_write, cache_dir
 from .features import FeatureExtractor, get_extractor
 
 DEFAULT_N = 10_000
@@ -286,9 +286,17 @@ def fid(source, dataset: str = "fashion-mnist", *, split: str = "train", n: int 
         if len(images) < 2:
             raise ValueError(f"fid() got {len(images)} image(s); a covariance needs at least two (thousands for a "
                              "usable estimate)")
-        if images.is_floating_point() and images.numel() and (images.min() < -1.01 or images.max() > 1.01):
-            warnings.warn("generated images are outside [-1, 1]: fid() expects the tanh range "
-                          "(a [0, 255] or [0, 1] mix-up is a classic bug)", stacklevel=2)
+        if images.is_floating_point() and images.numel():
+            lo, hi = float(images.min()), float(images.max())
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                raise ConfigError("fid(): the images hold NaN or inf (a diverged generator?); nothing to score")
+            if lo < -1.01 or hi > 1.01:
+                warnings.warn("generated images are outside [-1, 1]: fid() expects the tanh range "
+                              "(a [0, 255] or [0, 1] mix-up is a classic bug)", stacklevel=2)
+            elif lo >= 0.0 and hi > 0.5:              # all non-negative: [0, 1] images, a classic mix-up
+                warnings.warn(f"generated images are in [{lo:.2f}, {hi:.2f}], i.e. [0, 1]: fid() expects the tanh "
+                              "range [-1, 1] (scale with x * 2 - 1); the score of [0, 1] images is meaningless",
+                              stacklevel=2)
         mu_f, sig_f, n_fake = statistics_of(images, extractor)
         shape = tuple(images.shape[1:])
     elif callable(source):
