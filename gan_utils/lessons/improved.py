@@ -388,13 +388,19 @@ TOY_CONTROLS = (("virtual BN", "BatchNorm G"),)
 SENTENCE_MARKERS = {part: (f"<!-- record:{part} -->", f"<!-- /record:{part} -->") for part in ("toys", "images", "semisup")}
 
 
+def verdict(sa: dict, sb: dict) -> str:
+    """What the seeds say about the difference of two summary entries (mean, std, the seeds' values), in the
+    words the notebook's tables use: the course's seed-comparison verdict, short form."""
+    return spread_verdict(sa, sb, short=True)
+
+
 def _diff(sa: dict, sb: dict, what: str, higher_is_better: bool, digits: int, unit: str = "") -> str:
-    """"<what> +1.2<unit> (better; <what the spread of the seeds says>)" for mean a against mean b."""
+    """"<what> +1.2<unit> (better; <what the seeds say>)" for mean a against mean b."""
     d = sa["mean"] - sb["mean"]
     if abs(d) < 0.5 * 10 ** -digits:
-        return f"{what} the same ({spread_verdict(sa, sb, short=True)})"
+        return f"{what} the same ({verdict(sa, sb)})"
     better = (d > 0) == higher_is_better
-    return f"{what} {d:+.{digits}f}{unit} ({'better' if better else 'worse'}; {spread_verdict(sa, sb, short=True)})"
+    return f"{what} {d:+.{digits}f}{unit} ({'better' if better else 'worse'}; {verdict(sa, sb)})"
 
 
 def record_sentences(record: dict, part: str) -> str:
@@ -453,6 +459,8 @@ def record_sentences(record: dict, part: str) -> str:
         vals = ", ".join(f"{v:+.2f}" for v in gap["values"])
         out.append(f"* the gap, seed by seed (same labels, same initial classifier): {vals} percentage points; "
                    f"mean {gap['mean']:+.2f} ± {gap['std']:.2f}.")
+        out.append("* semi-supervised GAN vs labels alone: " + _diff(S["gan"]["accuracy"], S["labelled-only"]["accuracy"],
+                                                                     "test accuracy", True, 2, " points") + ".")
     else:
         raise ValueError(f"part={part!r}; use one of {list(SENTENCE_MARKERS)}")
     return "\n".join(out).strip()
@@ -463,10 +471,12 @@ def _pct(s: dict) -> dict:
 
 
 def write_sentences(notebook, record: dict) -> bool:
-    """Put :func:`record_sentences` between the notebook's markers; True if it changed."""
+    """Put :func:`record_sentences` between the notebook's markers, for the parts the record has finished
+    (``recorded.parts_done``: a part still being recorded keeps its old sentences); True if it changed."""
     from .recipes import write_sentences as _write
 
-    return _write(notebook, record, SENTENCE_MARKERS, record_sentences)
+    done = set(record.get("recorded", {}).get("parts_done", []))
+    return _write(notebook, record, {k: v for k, v in SENTENCE_MARKERS.items() if k in done}, record_sentences)
 
 
 # ============================================================================ figures
