@@ -19,7 +19,8 @@ Four parts (gan_utils.lessons.improved.run_experiments; sizes in improved.FULL_S
 
 The record is written after every run (a crash keeps what was done) with the settings, the command line, the
 hardware, the date, the git commit, the 1-minute load average before, after and every minute, and the wall
-time. The notebook's default mode loads it; tests/test_improved_record.py keeps the notebook's prose equal to it.
+time; with --only, what the earlier runs recorded about themselves is kept in ``recorded.previous_runs``
+(``improved.recording_runs`` lists them all). The notebook's default mode loads it; tests/test_improved_record.py keeps the notebook's prose equal to it.
 """
 from __future__ import annotations
 
@@ -61,9 +62,12 @@ def main(argv=None) -> int:
     record = json.loads(out.read_text()) if args.only and out.exists() else {}
     prov = Provenance("scripts/record_improved.py", argv, sizes, args.smoke)
     parts_done = set(record.get("recorded", {}).get("parts_done", []))
+    previous = improved.recording_runs(record["recorded"]) if "recorded" in record else []   # --only: earlier runs
+    parts_run = [args.only] if args.only else list(PARTS)
 
     def save(rec: dict, complete: bool = False) -> None:
-        rec["recorded"] = prov.record(complete, parts_done=sorted(parts_done))
+        rec["recorded"] = prov.record(complete, parts_done=sorted(parts_done), parts_run=parts_run,
+                                      previous_runs=previous)
         atomic_write(out, json.dumps(rec, separators=(",", ":")) + "\n")
 
     def log(msg: str) -> None:

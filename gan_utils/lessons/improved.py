@@ -382,6 +382,14 @@ def load_record(path=None, repo: Optional[str] = None, ref: str = "main") -> dic
     return _load(path, repo, ref, name=RECORD_NAME, script=SCRIPT)
 
 
+def recording_runs(recorded: dict) -> list:
+    """The runs of scripts/record_improved.py that made a record, oldest first, from its ``recorded`` entry:
+    a run with ``--only`` keeps what the earlier runs said about themselves (their command line, dates, load,
+    hardware, commit) in ``previous_runs``. Each entry is a ``recorded`` dict without ``previous_runs``."""
+    own = {k: v for k, v in recorded.items() if k != "previous_runs"}
+    return [*recorded.get("previous_runs", []), own]
+
+
 # ============================================================================ the prose quoting the record
 #: pairs compared besides "each arm vs the baseline": virtual BN against its control, plain BatchNorm in G
 TOY_CONTROLS = (("virtual BN", "BatchNorm G"),)
