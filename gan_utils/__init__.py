@@ -15,6 +15,7 @@ Each module's docstring names the notebook that teaches its idea. The library:
   ``inception_weights`` (FID and friends, 06_evaluation)
 - ``experiment`` chunked training with FID evaluation, best generator, resume (08_full_training)
 - ``distributed`` the same runs under ``torchrun`` with DistributedDataParallel (docs/multi_gpu.md, from 08)
+- ``sequence``   GANs for token sequences: the oracle LSTM, SeqGAN's rollouts and REINFORCE, the Gumbel-softmax GAN (13)
 - ``cli``        ``python -m gan_utils train|run|sample``: a leaf, nothing imports it
 - ``configs/``   the run configs (JSON), shipped with the package
 

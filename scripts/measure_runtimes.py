@@ -36,6 +36,9 @@ CONCEPTS = {
                       "class accuracy, per-class FD and precision/recall; truncation; your own image folder",
     "10_modern_recipes": "why GANs circle (Dirac GAN eigenvalues); hinge + SN, R1, LSGAN compared over 3 seeds at "
                          "equal steps and time; the TTUR preset; DiffAugment on 1 000 images; GANs vs diffusion today",
+    "13_sequence_gans": "GANs for tokens: no gradient through a sample; REINFORCE vs Gumbel-softmax measured; SeqGAN on its "
+                        "synthetic oracle (rollouts, CNN D) vs MLE over 3 seeds; exposure bias measured; temperature "
+                        "sweep vs the GANs (Caccia 2020); SeqGAN is not a video model",
     "14_improved_techniques": "Salimans et al. 2016: feature matching, minibatch discrimination (and ProGAN's minibatch "
                               "stddev), historical averaging, one-sided label smoothing, virtual BN, each measured over 3 "
                               "seeds on ring8/grid25 and Fashion-MNIST; the semi-supervised GAN on 100 labels. Any time "

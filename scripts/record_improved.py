@@ -28,20 +28,21 @@ import argparse
 import json
 import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "docs" / "improved_record.json"
-if str(ROOT) not in sys.path:          # gan_utils from this checkout, installed or not
-    sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from record_recipes import Provenance  # noqa: E402  (one home for what a record says about how it was made)
+for p in (str(ROOT), str(Path(__file__).resolve().parent)):
+    if p not in sys.path:          # gan_utils from this checkout; record_recipes beside this script
+        sys.path.insert(0, p)
 
 PARTS = ("pilot", "toys", "semisup", "images")
 
 
 def main(argv=None) -> int:
+    from record_recipes import LoadMonitor, git_commit, hardware
+
     from gan_utils.lessons import improved
     from gan_utils.runtime import atomic_write
 
@@ -60,24 +61,33 @@ def main(argv=None) -> int:
     sizes = dict(improved.SMOKE_SIZES if args.smoke else improved.FULL_SIZES)
     out = Path(args.out)
     record = json.loads(out.read_text()) if args.only and out.exists() else {}
-    prov = Provenance("scripts/record_improved.py", argv, sizes, args.smoke)
+    clock = LoadMonitor()
+    commit = git_commit()                        # the code that runs (later commits do not change it)
     parts_done = set(record.get("recorded", {}).get("parts_done", []))
     previous = improved.recording_runs(record["recorded"]) if "recorded" in record else []   # --only: earlier runs
     parts_run = [args.only] if args.only else list(PARTS)
 
     def save(rec: dict, complete: bool = False) -> None:
-        rec["recorded"] = prov.record(complete, parts_done=sorted(parts_done), parts_run=parts_run,
-                                      previous_runs=previous)
+        rec["recorded"] = {
+            "script": "scripts/record_improved.py", "argv": sys.argv[1:] if argv is None else list(argv),
+            "sizes": {k: list(v) if isinstance(v, tuple) else v for k, v in sizes.items()},
+            "started": clock.started, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "complete": complete, "parts_done": sorted(parts_done), "parts_run": parts_run,
+            "wall_seconds": clock.minutes() * 60, "load_before": clock.load_before, "load_after": os.getloadavg()[0],
+            "load_every_minute": list(clock.loads), "hardware": hardware(), "git_commit": commit,
+            "smoke": bool(args.smoke), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "previous_runs": previous,
+        }
         atomic_write(out, json.dumps(rec, separators=(",", ":")) + "\n")
 
     def log(msg: str) -> None:
-        print(f"[{prov.minutes():6.1f} min, load {os.getloadavg()[0]:.1f}] {msg}", flush=True)
+        print(f"[{clock.minutes():6.1f} min, load {os.getloadavg()[0]:.1f}] {msg}", flush=True)
 
     for part in ([args.only] if args.only else PARTS):
         record = improved.run_experiments(sizes=sizes, only=part, record=record, save=save, log=log)
         parts_done.add(part)
         save(record, complete=set(PARTS) <= parts_done)
-    prov.stop()
+    clock.stop()
     print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB) in {record['recorded']['wall_seconds'] / 60:.1f} min")
     for part in ("toys", "semisup", "images"):
         if part in record:

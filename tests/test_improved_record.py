@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from gan_utils.lessons import improved
-from gan_utils.lessons.recipes import fmt_stat
+from gan_utils.lessons.records import fmt_stat
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "14_improved_techniques.ipynb"

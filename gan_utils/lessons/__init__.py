@@ -14,4 +14,7 @@ The library (``gan_utils.runtime``, ``data``, ``models``, ``losses``, ``train``,
 - ``improved``   Salimans et al. 2016 measured: label smoothing's D*, the toy / Fashion-MNIST / semi-supervised
                  records (14_improved_techniques)
 - ``widgets``    sliders with a static fallback (01, 04)
+- ``recipes``    the Dirac GAN and the recorded recipe comparison (10_modern_recipes)
+- ``sequence_gans`` gradient estimators through a token, the oracle experiment, exposure bias, temperature sweeps (13_sequence_gans)
+- ``records``    mean +- std over seeds and loading the recorded results (10, 13)
 """

@@ -26,7 +26,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from .recipes import _stats, fmt_stat, spread_verdict
+from .records import fmt_stat, load_json_record, spread_verdict, stats, write_marked_sentences
 
 RECORD_NAME = "improved_record.json"
 SCRIPT = "scripts/record_improved.py"
@@ -218,7 +218,7 @@ def ha_pilot(sizes: dict, weights=HA_PILOT_WEIGHTS, seed: int = PILOT_SEED, toy:
 
 def summarise_toys(part: dict) -> dict:
     """Mean +- std over seeds of modes covered and high-quality share (raw G and EMA G), per toy and arm."""
-    return {toy: {name: {k: _stats([r[k] for r in runs]) for k in ("modes", "hq", "modes_ema", "hq_ema",
+    return {toy: {name: {k: stats([r[k] for r in runs]) for k in ("modes", "hq", "modes_ema", "hq_ema",
                                                                        "seconds_per_step")}
                   for name, runs in arms.items() if runs}
             for toy, arms in part["runs"].items()}
@@ -275,7 +275,7 @@ def real_test_features(n: int, extractor=None) -> torch.Tensor:
 
 
 def summarise_images(part: dict) -> dict:
-    return {name: {k: _stats([r[k] for r in runs]) for k in ("fd", "precision", "recall", "seconds_per_step")}
+    return {name: {k: stats([r[k] for r in runs]) for k in ("fd", "precision", "recall", "seconds_per_step")}
             for name, runs in part["runs"].items() if runs}
 
 
@@ -303,11 +303,11 @@ def run_semisup(seed: int, sizes: dict, train_data=None, test_data=None, kind: s
 def summarise_semisup(part: dict) -> dict:
     """Accuracy mean +- std over seeds for each kind, and the paired gap (GAN minus labelled-only, same seed
     and labels), in percentage points."""
-    out = {kind: {k: _stats([100 * r[k] for r in runs]) for k in ("accuracy", "accuracy_raw")}
+    out = {kind: {k: stats([100 * r[k] for r in runs]) for k in ("accuracy", "accuracy_raw")}
            for kind, runs in part["runs"].items() if runs}
     gan, lab = part["runs"].get("gan", []), part["runs"].get("labelled-only", [])
     if gan and lab:
-        out["gap"] = _stats([100 * (g["accuracy"] - l["accuracy"]) for g, l in zip(gan, lab)])
+        out["gap"] = stats([100 * (g["accuracy"] - l["accuracy"]) for g, l in zip(gan, lab)])
     return out
 
 
@@ -377,9 +377,9 @@ def run_experiments(sizes: Optional[dict] = None, only: Optional[str] = None, re
 def load_record(path=None, repo: Optional[str] = None, ref: str = "main") -> dict:
     """docs/improved_record.json (or ``path``, or the file of GitHub ``repo`` at ``ref`` on an install without
     the repository)."""
-    from .recipes import load_record as _load
-
-    return _load(path, repo, ref, name=RECORD_NAME, script=SCRIPT)
+    return load_json_record(RECORD_NAME, path, repo, ref, how_to_make=(
+        f"Run python {SCRIPT} from a clone of the course (hours on a CPU), or set RERUN_RECORD = True in the "
+        "notebook's parameters cell."))
 
 
 def recording_runs(recorded: dict) -> list:
@@ -399,7 +399,7 @@ SENTENCE_MARKERS = {part: (f"<!-- record:{part} -->", f"<!-- /record:{part} -->"
 def verdict(sa: dict, sb: dict) -> str:
     """What the seeds say about the difference of two summary entries (mean, std, the seeds' values), in the
     words the notebook's tables use: the course's seed-comparison verdict, short form."""
-    return spread_verdict(sa, sb, short=True)
+    return spread_verdict(sa, sb, n_seeds=min(len(sa["values"]), len(sb["values"])), short=True)
 
 
 def _diff(sa: dict, sb: dict, what: str, higher_is_better: bool, digits: int, unit: str = "") -> str:
@@ -481,10 +481,9 @@ def _pct(s: dict) -> dict:
 def write_sentences(notebook, record: dict) -> bool:
     """Put :func:`record_sentences` between the notebook's markers, for the parts the record has finished
     (``recorded.parts_done``: a part still being recorded keeps its old sentences); True if it changed."""
-    from .recipes import write_sentences as _write
-
     done = set(record.get("recorded", {}).get("parts_done", []))
-    return _write(notebook, record, {k: v for k, v in SENTENCE_MARKERS.items() if k in done}, record_sentences)
+    return write_marked_sentences(notebook, {k: v for k, v in SENTENCE_MARKERS.items() if k in done},
+                                  lambda part: record_sentences(record, part))
 
 
 # ============================================================================ figures

@@ -36,6 +36,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .records import docs_path, fmt_stat, load_json_record, stats, versus_sentence, write_marked_sentences
+
 # ============================================================================ the Dirac GAN
 DIRAC_METHODS = ("gan", "wgan-gp", "consensus", "r1")
 DIRAC_LABELS = {"gan": "plain GAN", "wgan-gp": "WGAN-GP", "consensus": "consensus optimisation", "r1": "GAN + R1"}
@@ -507,11 +509,6 @@ def decode_u8(d: dict) -> np.ndarray:
     return np.frombuffer(base64.b64decode(d["base64"]), dtype=np.uint8).reshape(d["shape"])
 
 
-def _stats(values) -> dict:
-    v = np.asarray(values, dtype=np.float64)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "values": v.tolist()}
-
-
 def compare(arms: dict, data, *, seeds=(0, 1, 2), steps: int = 1500, chunk: int = 50, eval_every: int = 250,
             width: int = 16, batch_size: int = 64, fd_n: int = 2000, fd_seed: int = 12345,
             equal_time: bool = True, probe=None, probe_every: Optional[int] = None, n_grid: int = 32,
@@ -591,21 +588,16 @@ def summarise(record: dict) -> dict:
     """Mean +- std over seeds of the final FD at equal steps (and at equal time, when recorded)."""
     summ = {}
     for name, runs in record["runs"].items():
-        s = {"fd_at_steps": _stats([r["at_steps"]["fd"] for r in runs]),
-             "seconds_at_steps": _stats([r["at_steps"]["seconds"] for r in runs])}
+        s = {"fd_at_steps": stats([r["at_steps"]["fd"] for r in runs]),
+             "seconds_at_steps": stats([r["at_steps"]["seconds"] for r in runs])}
         if runs and "equal_time" in runs[0]:
-            s["fd_equal_time"] = _stats([r["equal_time"]["fd"] for r in runs])
-            s["steps_equal_time"] = _stats([r["equal_time"]["step"] for r in runs])
+            s["fd_equal_time"] = stats([r["equal_time"]["fd"] for r in runs])
+            s["steps_equal_time"] = stats([r["equal_time"]["step"] for r in runs])
         if runs and "probe" in runs[0]:
             gaps = [r["probe"]["train"][-1] - r["probe"]["heldout"][-1] for r in runs]
-            s["d_gap_train_minus_heldout"] = _stats(gaps)
+            s["d_gap_train_minus_heldout"] = stats(gaps)
         summ[name] = s
     return summ
-
-
-def fmt_stat(s: dict, digits: int = 1) -> str:
-    """``mean ± std`` of a :func:`summarise` entry."""
-    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
 
 
 # ============================================================================ the recorded comparison
@@ -614,38 +606,16 @@ RECORD_NAME = "recipes_record.json"
 
 def record_path() -> Path:
     """docs/recipes_record.json of this repository (the record scripts/record_recipes.py writes)."""
-    from pathlib import Path
-
-    return Path(__file__).resolve().parents[2] / "docs" / RECORD_NAME
+    return docs_path(RECORD_NAME)
 
 
-def load_record(path=None, repo: Optional[str] = None, ref: str = "main", name: str = RECORD_NAME,
-                script: str = "scripts/record_recipes.py") -> dict:
-    """The recorded comparison: ``path``, else docs/``name`` of this repository, else (an installed
-    package without the repository, e.g. on Colab) the same file downloaded from GitHub ``repo`` at
-    ``ref``. One clear error (naming ``script``, which writes it) if none can be had. Notebook 14 loads
-    its own record (docs/improved_record.json) through here too."""
-    import json
-    from pathlib import Path
-
-    from ..runtime import UserError
-
-    p = Path(path) if path is not None else record_path().with_name(name)
-    if p.is_file():
-        return json.loads(p.read_text())
-    if path is None and repo:
-        import urllib.request
-
-        url = f"https://raw.githubusercontent.com/{repo}/{ref}/docs/{name}"
-        try:
-            with urllib.request.urlopen(url, timeout=30) as r:
-                return json.loads(r.read().decode())
-        except Exception as e:  # noqa: BLE001 - offline, moved, ...: say what to do instead
-            raise UserError(f"no {name} here ({p}) and downloading {url} failed ({e}). Run "
-                            f"{script} from a clone of the course, or set RERUN_RECORD = True in the "
-                            "notebook's parameters cell (hours on a CPU).") from None
-    raise UserError(f"no recorded comparison at {p}: run python {script} (hours on a CPU), or set "
-                    "RERUN_RECORD = True in the notebook's parameters cell.")
+def load_record(path=None, repo: Optional[str] = None, ref: str = "main") -> dict:
+    """The recorded comparison: ``path``, else docs/recipes_record.json of this repository, else (an
+    installed package without the repository, e.g. on Colab) the same file downloaded from GitHub
+    ``repo`` at ``ref``. One clear error if none can be had."""
+    return load_json_record(RECORD_NAME, path, repo, ref, how_to_make=(
+        "Run python scripts/record_recipes.py from a clone of the course (hours on a CPU), or set RERUN_RECORD = "
+        "True in the notebook's parameters cell."))
 
 
 def plot_fd_summary(record: dict, title: str = "", ax=None):
@@ -765,28 +735,9 @@ FULL_PAIRS = (("hinge+SN", "bce-ns"), ("bce-ns-plain", "bce-ns"), ("bce-ns+R1", 
 SENTENCE_MARKERS = {part: (f"<!-- record:{part} -->", f"<!-- /record:{part} -->") for part in ("full", "limited")}
 
 
-def spread_verdict(sa: dict, sb: dict, short: bool = False) -> str:
-    """What the difference of two means says, measured against the spread of the seeds (the ``std`` of each
-    :func:`summarise` entry): supported (beyond the two standard deviations added), a hint (beyond the larger
-    one only), or not distinguished. ``short``: just those words (notebook 14's tables explain them once)."""
-    d = sa["mean"] - sb["mean"]
-    lo, hi = max(sa["std"], sb["std"]), sa["std"] + sb["std"]
-    if abs(d) > hi:
-        return "supported" if short else ("more than their two standard deviations together: a difference these "
-                                          "three seeds support (for this model, budget and data)")
-    if abs(d) > lo:
-        return "a hint" if short else ("more than the larger standard deviation but less than the two together: "
-                                       "a hint, not a result")
-    return "not distinguished" if short else "less than the larger standard deviation: not distinguished by three seeds"
-
-
 def _versus(a: str, b: str, sa: dict, sb: dict, what: str = "FD") -> str:
     """One sentence comparing two summary entries by the spread of their seeds."""
-    d = sa["mean"] - sb["mean"]
-    verdict = spread_verdict(sa, sb)
-    lower = LABELS.get(a, a) if d < 0 else LABELS.get(b, b)
-    return (f"{LABELS.get(a, a)} vs {LABELS.get(b, b)}: {what} {'lower' if what == 'FD' else 'smaller'} for {lower} "
-            f"by {abs(d):.1f}, {verdict}.")
+    return versus_sentence(LABELS.get(a, a), LABELS.get(b, b), sa, sb, what, "lower" if what == "FD" else "smaller")
 
 
 def record_sentences(record: dict, part: str) -> str:
@@ -825,25 +776,6 @@ def record_sentences(record: dict, part: str) -> str:
     return "\n".join(out)
 
 
-def write_sentences(notebook, record: dict, markers: Optional[dict] = None, render: Optional[Callable] = None) -> bool:
-    """Put ``render(record, part)`` (default :func:`record_sentences`) between the ``markers[part]`` (default
-    :data:`SENTENCE_MARKERS`) of ``notebook`` (a path); True if it changed. Notebook 14 uses it with its own."""
-    markers = SENTENCE_MARKERS if markers is None else markers
-    render = record_sentences if render is None else render
-    import json
-    from pathlib import Path
-
-    p = Path(notebook)
-    nb = json.loads(p.read_text())
-    changed = False
-    for part, (start, end) in markers.items():
-        for c in nb["cells"]:
-            src = "".join(c["source"])
-            if c["cell_type"] == "markdown" and start in src and end in src:
-                i, j = src.index(start) + len(start), src.index(end)
-                new = src[:i] + "\n" + render(record, part) + "\n" + src[j:]
-                if new != src:
-                    c["source"], changed = new.splitlines(keepends=True), True
-    if changed:
-        p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-    return changed
+def write_sentences(notebook, record: dict) -> bool:
+    """Put :func:`record_sentences` between the markers of ``notebook`` (a path); True if it changed."""
+    return write_marked_sentences(notebook, SENTENCE_MARKERS, lambda part: record_sentences(record, part))
