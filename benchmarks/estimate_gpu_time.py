@@ -47,9 +47,9 @@ from gan_utils.models import DCGANDiscriminator, DCGANGenerator  # noqa: E402
 from gan_utils.train import d_step, g_step, make_optimizers  # noqa: E402
 
 OUT = ROOT / "docs" / "gpu_estimates.json"
-#: the runs notebook 08 offers: the default that fits a free Colab session, and the papers' length
-RUNS = {"colab": {"DCGAN": "dcgan_cifar10", "WGAN-GP": "wgan_gp_cifar10"},
-        "paper": {"DCGAN": "dcgan_cifar10_paper", "WGAN-GP": "wgan_gp_cifar10_paper"}}
+#: the runs notebook 08 offers: the default that fits a free Colab session, and the long runs (RUN_LENGTH "paper")
+RUNS = {"colab": {"DCGAN": "dcgan_cifar10", "WGAN-GP": "wgan_gp_cifar10", "SN-GAN": "sngan_cifar10"},
+        "paper": {"DCGAN": "dcgan_cifar10_paper", "WGAN-GP": "wgan_gp_cifar10_paper", "SN-GAN": "sngan_cifar10_paper"}}
 #: dense tensor-core peak in TFLOP/s of the precision gan_utils' fast path uses there (vendor data
 #: sheets, no sparsity): fp16 on the T4 (no bf16), bf16 on the others
 GPUS = {"T4 (Colab free)": 65.0, "L4": 121.0, "A100 40GB": 312.0, "H100 SXM": 989.0}
@@ -157,7 +157,7 @@ def build() -> dict:
     counts = {n: count_step(n) for n in names}
     inc = inception_gflop_per_image()
     return {
-        "what": "estimated wall time of notebook 08's two CIFAR-10 runs (DCGAN + WGAN-GP, evaluations "
+        "what": "estimated wall time of notebook 08's three CIFAR-10 runs (DCGAN + WGAN-GP + SN-GAN, evaluations "
                 "included), from counted work and two assumptions; NOT measured on a GPU",
         "counted_on": "CPU, torch " + torch.__version__.split("+")[0], "date": date.today().isoformat(),
         "assumptions": {"utilisation_of_dense_peak": list(UTILISATION), "launch_us_per_aten_op": list(LAUNCH_US),
@@ -176,7 +176,7 @@ def table(est: dict) -> str:
     """The per-GPU estimate table (markdown), as the README and notebook 08 show it."""
     runs = est["per_step"]
     head = ("| GPU | default run (" + " + ".join(f"{runs[n]['steps']:,} {k}" for k, n in RUNS["colab"].items())
-            + " steps) | paper length (" + " + ".join(f"{runs[n]['steps']:,}" for n in RUNS["paper"].values()) + ") |")
+            + " steps) | long runs (" + " + ".join(f"{runs[n]['steps']:,}" for n in RUNS["paper"].values()) + ") |")
     rows = [head, "|---|---|---|"]
     for gpu, row in est["minutes"].items():
         cells = [f"{row[k]['minutes_fast']:.0f}–{row[k]['minutes_slow']:.0f} min" for k in ("colab", "paper")]

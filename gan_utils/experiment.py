@@ -168,9 +168,18 @@ def metric_label(name: str, n: int) -> str:
     return f"{name}-{n // 1000}k" if n >= 1000 and n % 1000 == 0 else f"{name}@{n}"
 
 
-def evaluate(generator, opts: dict, extractor, real_images=None, ema: bool = False) -> dict:
+def own_batchnorm(generator, seed: int):
+    """A copy of the EMA ``generator`` with BatchNorm statistics of its own (BN_BATCHES x BN_BATCH codes seeded
+    by ``seed``; :func:`gan_utils.models.recompute_batchnorm_stats`), as every score and picture of it uses."""
+    from .models import recompute_batchnorm_stats
+
+    return recompute_batchnorm_stats(generator, n_batches=BN_BATCHES, batch_size=BN_BATCH, seed=seed)
+
+
+def evaluate(generator, opts: dict, extractor, real_images=None, ema: bool = False, split: str = "train") -> dict:
     """Fréchet distance of ``generator`` (sampled ``n_eval`` times with fixed, seeded noise)
-    against the training data, with its protocol: ``{"value", "metric", "protocol"}``.
+    against the training data (``split="test"``: the test split, as Lucic et al. 2018 score, see
+    :func:`score_run`), with its protocol: ``{"value", "metric", "protocol"}``.
 
     Named datasets use :func:`gan_utils.metrics.fid.fid` (reference statistics cached on disk);
     the synthetic stand-in uses ``real_images`` (the loader's tensor). ``ema=True`` (an EMA
@@ -178,19 +187,21 @@ def evaluate(generator, opts: dict, extractor, real_images=None, ema: bool = Fal
     its own activations (:func:`gan_utils.models.recompute_batchnorm_stats`, notebook 04), on a copy.
     """
     from .metrics.fid import FIDResult, fid, frechet_distance, statistics_of
-    from .models import has_batchnorm, recompute_batchnorm_stats
+    from .models import has_batchnorm
     from .train import sample
 
     rc = RunConfig.from_options({k: v for k, v in opts.items() if k != "features"})
     n_eval, n_ref, seed, dataset = rc.n_eval, rc.n_ref, rc.eval_seed, rc.dataset
     recomputed = ema and has_batchnorm(generator)
     if recomputed:
-        generator = recompute_batchnorm_stats(generator, n_batches=BN_BATCHES, batch_size=BN_BATCH, seed=seed)
+        generator = own_batchnorm(generator, seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if dataset in DATASETS:
-            r = fid(generator, dataset, split="train", n=n_eval, n_real=n_ref, features=extractor, seed=seed)
+            r = fid(generator, dataset, split=split, n=n_eval, n_real=n_ref, features=extractor, seed=seed)
         else:
+            if split != "train":
+                raise ConfigError(f"split={split!r}: the {dataset} data has no test split here; score it against 'train'")
             ref = real_images
             if n_ref is not None and n_ref < len(ref):
                 idx = torch.randperm(len(ref), generator=torch.Generator().manual_seed(seed))[:n_ref]
@@ -209,6 +220,38 @@ def evaluate(generator, opts: dict, extractor, real_images=None, ema: bool = Fal
     if biased:
         protocol += "; small n, biased upwards"
     return {"value": float(r.value), "metric": label, "protocol": protocol}
+
+
+def score_run(run_dir, features="inception", split: str = "test", n_eval: Optional[int] = None,
+              n_ref: Optional[int] = None, checkpoint: str = "checkpoint_latest.pt", device=None,
+              extractor=None) -> dict:
+    """One more score of a run's EMA generator, with another metric than its training curve: by default
+    **Inception FID** of ``n_eval`` (the run's, 10 000) samples against the whole **test** split, the
+    reference set of Lucic et al. 2018 ("Are GANs Created Equal?"), after the EMA generator's BatchNorm
+    statistics are re-estimated (:func:`evaluate` with ``ema=True``). ``scripts/record_run.py --inception``
+    stores the result beside the run's FD-classifier curve; notebook 08 reads it.
+
+    ``run_dir`` holds ``run_config.json`` and ``checkpoint`` (the last state, not ``best.pt``, unless you
+    ask for it). Returns ``{"step", "value", "metric", "protocol", "seconds", "load_before", "load_after",
+    "checkpoint"}``; seconds and load averages say what the evaluation cost on this machine."""
+    import os
+
+    from .checkpoint import load_checkpoint, load_generator
+
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "run_config.json"
+    if not cfg_path.is_file():
+        raise ConfigError(f"{run_dir} has no run_config.json: not a run folder of gan_utils.experiment")
+    opts = json.loads(cfg_path.read_text())
+    opts = {**opts, "n_eval": n_eval or opts.get("n_eval") or RunConfig.from_options(opts).n_eval, "n_ref": n_ref}
+    ckpt = run_dir / checkpoint
+    G = load_generator(ckpt, ema=True, device=device or "cpu")
+    step = int(load_checkpoint(ckpt)["step"])
+    ext = extractor if extractor is not None else feature_extractor(opts, device=device, features=features)
+    load_before, t0 = os.getloadavg()[0], time.perf_counter()
+    ev = evaluate(G, opts, ext, ema=True, split=split)
+    return {"step": step, **ev, "seconds": round(time.perf_counter() - t0, 1), "load_before": round(load_before, 2),
+            "load_after": round(os.getloadavg()[0], 2), "checkpoint": checkpoint}
 
 
 # ---------------------------------------------------------------- the result
@@ -435,7 +478,8 @@ def plot_eval_curves(results: dict, axes=None, title: str = "Sample quality over
 
 
 def show_best_samples(results: dict, n: int = 64, seed: int = 0, device="cpu", axes=None):
-    """Sample grids of the best EMA generators side by side (the same noise for every run)."""
+    """Sample grids of the best EMA generators side by side (the same noise for every run), each with its
+    BatchNorm statistics re-estimated as for its score (:func:`evaluate`), so the pictures are of what was scored."""
     import matplotlib.pyplot as plt
 
     from .models import sample
@@ -445,7 +489,8 @@ def show_best_samples(results: dict, n: int = 64, seed: int = 0, device="cpu", a
         _, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 6), squeeze=False)
         axes = axes[0]
     for ax, (label, r) in zip(axes, results.items()):
-        x = sample(r.load_best_generator(device), n, seed=seed)   # the same noise for every run
+        eval_seed = RunConfig.from_options({k: v for k, v in r.config.items() if k != "features"}).eval_seed
+        x = sample(own_batchnorm(r.load_best_generator(device), eval_seed), n, seed=seed)   # same noise for every run
         b = r.best
         show_images(x, nrow=int(math.sqrt(n)), ax=ax,
                     title=f"{label}, step {b['step']}: {r.metric} = {b['value']:.2f}")

@@ -87,7 +87,9 @@ def _range_checked(y: torch.Tensor, module: nn.Module) -> bool:
 
 class ConditionalBatchNorm2d(nn.Module):
     """BatchNorm whose scale and shift are looked up per class (conditional BatchNorm: de Vries et al.
-    2017, Dumoulin et al. 2017's conditional instance norm; the generator of Miyato & Koyama 2018 and BigGAN):
+    2017, Dumoulin et al. 2017's conditional instance norm; as in the generator of Miyato & Koyama 2018.
+    BigGAN's variant computes them instead: a linear map of a shared class embedding concatenated with a
+    chunk of z, per layer, in its authors' code BigGAN-PyTorch):
 
         out = gamma[y] * (x - mean_B) / sqrt(var_B + eps) + beta[y]
 
@@ -377,7 +379,8 @@ class DCGANGenerator(nn.Module):
     map to that layer's output, and later layers see the class only through what survives of it),
     while conditional BatchNorm sets the scale and shift of every layer's channels, at every
     resolution, for the class asked for.
-    It is the generator of the projection-discriminator paper (Miyato & Koyama 2018) and of BigGAN,
+    It is the generator of the projection-discriminator paper (Miyato & Koyama 2018; BigGAN computes the
+    scale and shift from a shared class embedding and a chunk of z instead of a table per class),
     costs 2 * K * C numbers per layer, and leaves the convolutions exactly as in the unconditional
     model. ``y`` may also be ``(B, K)`` class weights (rows summing to 1): a mixture of the classes'
     scales and shifts, for walks between classes. ``num_classes=None`` is the unconditional DCGAN,
@@ -712,10 +715,14 @@ MIN_TRUNCATION = 1e-3
 
 def truncated_normal(n: int, dim: int, truncation: Optional[float] = None, seed: Optional[int] = 0) -> torch.Tensor:
     """``(n, dim)`` draws of z ~ N(0, I) with every coordinate outside ``[-truncation, truncation]``
-    redrawn until it falls inside: the truncation trick of BigGAN (Brock, Donahue, Simonyan 2019,
-    section 3.1), taught in notebook 09. A smaller threshold trades variety for fidelity: the codes
-    stay near the centre of the prior, where G was trained most. ``truncation=None`` (or inf) is plain
-    N(0, I). Drawn on the CPU from a generator seeded with ``seed`` (None: the global RNG)."""
+    redrawn until it falls inside: the truncation trick of BigGAN (Brock, Donahue, Simonyan 2019),
+    taught in notebook 09. It does **not** move codes to where G saw the most training codes: in
+    ``dim`` dimensions those lie on a thin shell of radius about sqrt(dim) (||z||^2 is a sum of ``dim``
+    squares), and truncation pulls codes *inside* it, to a typical norm sqrt(dim * v(t)) with v(t)
+    the per-coordinate variance (:func:`truncated_normal_variance`): 5.4 for dim = 100, t = 1, where
+    a training code is that short with probability ~3e-13. Whether that buys fidelity is a property of
+    the generator (notebook 09 measures it). ``truncation=None`` (or inf) is plain N(0, I). Drawn on the
+    CPU from a generator seeded with ``seed`` (None: the global RNG)."""
     if not isinstance(n, int) or n < 1 or int(dim) != dim or dim < 1:
         raise ValueError(f"n={n!r} and dim={dim!r} must be whole numbers >= 1")
     dim = int(dim)
@@ -733,6 +740,22 @@ def truncated_normal(n: int, dim: int, truncation: Optional[float] = None, seed:
         if count == 0:
             return z
         z[outside] = torch.randn(count, generator=gen)
+
+
+def truncated_normal_variance(truncation: Optional[float]) -> float:
+    """Variance of one coordinate of :func:`truncated_normal`: N(0, 1) conditioned on |z| <= t,
+
+        v(t) = 1 - 2 t phi(t) / (2 Phi(t) - 1),      phi, Phi: the standard normal density and CDF
+
+    (1 for ``None`` or inf). A code of ``dim`` such coordinates has E||z||^2 = dim * v(t)."""
+    if truncation is None or math.isinf(truncation):
+        return 1.0
+    t = float(truncation)
+    if not t > 0:
+        raise ValueError(f"truncation={truncation!r} must be > 0 (None: no truncation)")
+    phi = math.exp(-t * t / 2) / math.sqrt(2 * math.pi)         # phi(t)
+    mass = math.erf(t / math.sqrt(2))                            # 2 Phi(t) - 1 = P(|z| <= t)
+    return 1.0 - 2.0 * t * phi / mass
 
 
 def sample_labels(G, y, n: int) -> Optional[torch.Tensor]:
@@ -794,7 +817,7 @@ def sample(G, n: int = 64, seed: Optional[int] = 0, batch_size: int = 500, z=Non
 
 @torch.no_grad()
 def recompute_batchnorm_stats(G: nn.Module, latent_dim: int | None = None, n_batches: int = 20,
-                              batch_size: int = 256, seed: int = 0) -> nn.Module:
+                              batch_size: int = 256, seed: int = 0, truncation: Optional[float] = None) -> nn.Module:
     """A copy of ``G`` whose BatchNorm running statistics are re-estimated from **its own**
     activations: every BatchNorm's statistics are reset and, in train mode (batch statistics, no
     gradients), ``n_batches`` batches of z ~ N(0, I) from a ``seed``-ed CPU generator are passed
@@ -806,6 +829,9 @@ def recompute_batchnorm_stats(G: nn.Module, latent_dim: int | None = None, n_bat
     running statistics from the raw generator, so they estimate the raw G's activations, not those
     of the averaged weights. This is the usual remedy (a G without BatchNorm is the other);
     :func:`gan_utils.experiment.evaluate` applies it before scoring an EMA generator.
+
+    ``truncation``: the codes are drawn from :func:`truncated_normal` with that threshold instead, so the
+    statistics fit the activations of truncated codes (notebook 09 tests whether that rescues truncation).
     """
     ld = int(latent_dim if latent_dim is not None else G.latent_dim)
     out = copy.deepcopy(G)
@@ -820,8 +846,11 @@ def recompute_batchnorm_stats(G: nn.Module, latent_dim: int | None = None, n_bat
     out.train()
     g = torch.Generator().manual_seed(seed)
     labels = sample_labels(out, None, batch_size)               # None for an unconditional G
-    for _ in range(n_batches):
-        z = torch.randn(batch_size, ld, generator=g).to(device)
+    for i in range(n_batches):
+        if truncation is None:
+            z = torch.randn(batch_size, ld, generator=g).to(device)
+        else:
+            z = truncated_normal(batch_size, ld, truncation, seed=seed * 1_000_003 + i).to(device)
         out(z) if labels is None else out(z, labels.to(device))
     for m, mom in zip(bns, saved):
         m.momentum = mom

@@ -94,10 +94,11 @@ class TrainConfig:
         class terms (notebook 09); feature-matching: the DCGAN optimiser, so that only G's loss differs
         from bce-ns (notebook 14).
 
-        ``ttur=True``: the two time-scale learning rates of Heusel et al. 2017, Table 1, for the loss
-        they ran it with (:data:`TTUR_RATES`): bce-ns as their DCGAN on CIFAR-10 (D 1e-4, G 5e-4:
-        for DCGAN their G learns faster, see their Appendix A5); wgan-gp as their WGAN-GP on CIFAR-10
-        and LSUN (D 3e-4, G 1e-4, one critic step per generator step instead of five).
+        ``ttur=True``: the two time-scale learning rates Heusel et al. 2017 ran, for the loss they ran
+        them with (:data:`TTUR_RATES`, which names the source of each pair): bce-ns as their DCGAN on
+        CIFAR-10 (D 1e-4, G 5e-4: for DCGAN their G learns faster, see their Appendix A5); wgan-gp as
+        their WGAN-GP on CIFAR-10 and LSUN (D 3e-4, G 1e-4, one critic step per generator step instead
+        of five).
         """
         base = {
             "bce-ns": {}, "bce-saturating": {},
@@ -178,7 +179,16 @@ class TrainConfig:
         self.betas_g, self.betas_d = tuple(self.betas_g), tuple(self.betas_d)
 
 
-#: Two time-scale update rule learning rates (Heusel et al. 2017, Table 1: b for D, a for G), by loss.
+#: Two time-scale update rule learning rates of Heusel et al. 2017, by loss, and where each pair comes from.
+#:
+#: - bce-ns, D 1e-4 / G 5e-4: the paper's Table 1, DCGAN on CIFAR-10 (its columns "b, a": b is the
+#:   discriminator's rate, a the generator's). The authors' DCGAN code (bioinf-jku/TTUR,
+#:   DCGAN_FID_batched/run.sh) takes both rates as command-line arguments and states no values.
+#: - wgan-gp, D 3e-4 / G 1e-4, one critic step: the paper's Table 1, WGAN-GP on CIFAR-10 and LSUN
+#:   Bedrooms, and the authors' code: bioinf-jku/TTUR, WGAN_GP/gan_64x64_FID.py sets ``D_LR = 0.0003``,
+#:   ``G_LR = 0.0001``, ``CRITIC_ITERS = 1`` under ``TTUR = True`` from commit c2626f2 (2017-10-04) to the
+#:   file's last version (8eca1ab, 2019; the folder was deleted in 2021). Its first versions (June 2017,
+#:   commits 4925473 to ca9b657) had the reverse, D_LR=1e-4 and G_LR=3e-4, and some write-ups quote those.
 TTUR_RATES = {
     "bce-ns": dict(lr_d=1e-4, lr_g=5e-4),               # their DCGAN on CIFAR-10 (FID 36.9 vs 37.7 with one rate)
     "wgan-gp": dict(lr_d=3e-4, lr_g=1e-4, n_critic=1),  # their WGAN-GP on CIFAR-10 and LSUN Bedrooms

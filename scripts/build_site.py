@@ -54,7 +54,7 @@ PAGE_FIGURES = FIGURES_DIR / "page_figures.json"
 #: The mode each notebook runs in for the site, by number; the environment each mode sets.
 #: "default" is the real lesson, what a learner runs. Not listed: "default".
 MODES = {
-    # 08's default mode trains two CIFAR-10 GANs on a GPU (gan_utils/configs/*_cifar10.json), which a
+    # 08's default mode trains three CIFAR-10 GANs on a GPU (gan_utils/configs/*_cifar10.json), which a
     # CPU site build cannot do; the site shows its smoke run (tiny sizes), and the page says so. Its
     # recorded Fashion-MNIST runs are in configs/RESULTS.md.
     "08": "smoke",

@@ -31,7 +31,8 @@ CONCEPTS = {
     "05_debugging_lab": "13 classic bugs of published GAN code: symptoms and fixes",
     "06_evaluation": "FID from scratch, its protocol, bias and pitfalls; precision/recall",
     "07_wgan": "Wasserstein distance, weight clipping, gradient penalty, spectral norm",
-    "08_full_training": "DCGAN vs WGAN-GP trained properly on a GPU, FID over training",
+    "08_full_training": "DCGAN, WGAN-GP and the modern recipe (hinge + SN + EMA) trained properly on a GPU, FID over "
+                        "training; Inception FID of the Fashion-MNIST runs against a published table",
     "09_conditional": "class-conditional GANs: conditional BatchNorm; concat vs projection vs AC-GAN at the same budget; "
                       "class accuracy, per-class FD and precision/recall; truncation; your own image folder",
     "10_modern_recipes": "why GANs circle (Dirac GAN eigenvalues); hinge + SN, R1, LSGAN compared over 3 seeds at "
@@ -81,8 +82,9 @@ def run(path: Path, smoke: bool, ckpt: str, save_dir: Path | None = None) -> flo
 def _gpu_note() -> str:
     """Notebook 08's CPU cell: its default configs' step counts, read from the configs themselves."""
     cfgs = ROOT / "gan_utils" / "configs"
-    steps = [json.loads((cfgs / f"{n}.json").read_text())["steps"] for n in ("dcgan_cifar10", "wgan_gp_cifar10")]
-    return f"GPU notebook: not run on a CPU ({steps[0]:,} + {steps[1]:,} generator steps)".replace(",", " ")
+    steps = [json.loads((cfgs / f"{n}.json").read_text())["steps"]
+             for n in ("dcgan_cifar10", "wgan_gp_cifar10", "sngan_cifar10")]
+    return ("GPU notebook: not run on a CPU (" + " + ".join(f"{s:,}" for s in steps) + " generator steps)").replace(",", " ")
 
 
 GPU_NOTEBOOKS = {"08_full_training": _gpu_note()}

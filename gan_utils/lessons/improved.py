@@ -26,7 +26,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from .records import fmt_stat, load_json_record, spread_verdict, stats, write_marked_sentences
+from .records import fmt_stat, load_json_record, stats, verdict_level, welch_verdict, write_marked_sentences
 
 RECORD_NAME = "improved_record.json"
 SCRIPT = "scripts/record_improved.py"
@@ -397,18 +397,18 @@ SENTENCE_MARKERS = {part: (f"<!-- record:{part} -->", f"<!-- /record:{part} -->"
 
 
 def verdict(sa: dict, sb: dict) -> str:
-    """What the seeds say about the difference of two summary entries (mean, std, the seeds' values), in the
-    words the notebook's tables use: the course's seed-comparison verdict, short form."""
-    return spread_verdict(sa, sb, n_seeds=min(len(sa["values"]), len(sb["values"])), short=True)
+    """The word the notebook's tables give the difference of two summary entries (mean, std, the seeds'
+    values): notebook 10's verdict, Welch's t-test of the seeds (:func:`records.verdict_level`)."""
+    return verdict_level(sa, sb)[0]
 
 
 def _diff(sa: dict, sb: dict, what: str, higher_is_better: bool, digits: int, unit: str = "") -> str:
-    """"<what> +1.2<unit> (better; <what the seeds say>)" for mean a against mean b."""
+    """"<what> +1.2<unit> (better; <verdict>, p = ...)" for mean a against mean b."""
     d = sa["mean"] - sb["mean"]
     if abs(d) < 0.5 * 10 ** -digits:
-        return f"{what} the same ({verdict(sa, sb)})"
+        return f"{what} the same ({welch_verdict(sa, sb, short=True)})"
     better = (d > 0) == higher_is_better
-    return f"{what} {d:+.{digits}f}{unit} ({'better' if better else 'worse'}; {verdict(sa, sb)})"
+    return f"{what} {d:+.{digits}f}{unit} ({'better' if better else 'worse'}; {welch_verdict(sa, sb, short=True)})"
 
 
 def record_sentences(record: dict, part: str) -> str:

@@ -4,6 +4,7 @@ GitHub when the package runs without it, e.g. on Colab). Used by notebooks 10 (r
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -48,31 +49,91 @@ def load_json_record(name: str, path=None, repo: Optional[str] = None, ref: str 
     raise UserError(f"no recorded results at {p}. {how_to_make}")
 
 
-def spread_verdict(sa: dict, sb: dict, n_seeds: int = 3, short: bool = False) -> str:
-    """What the difference of two :func:`stats` means against the spread of their seeds: supported (beyond
-    the two standard deviations added), a hint (beyond the larger one only) or not distinguished.
-    ``short``: just those words (notebook 14's tables explain them once)."""
-    if n_seeds < 2:
-        return "one seed" if short else "one seed: no spread to judge it by"
-    d = abs(sa["mean"] - sb["mean"])
-    lo, hi = max(sa["std"], sb["std"]), sa["std"] + sb["std"]
-    seeds = {3: "three"}.get(n_seeds, str(n_seeds))
-    if d > hi:
-        return "supported" if short else (f"more than their two standard deviations together: a difference these "
-                                          f"{seeds} seeds support (for this model, budget and data)")
-    if d > lo:
-        return "a hint" if short else ("more than the larger standard deviation but less than the two together: "
-                                       "a hint, not a result")
-    return "not distinguished" if short else f"less than the larger standard deviation: not distinguished by {seeds} seeds"
+#: two-sided p-value thresholds of Welch's test for the prose's verdicts (n = 3 seeds per arm: the test has
+#: about 2 to 4 degrees of freedom, so only large, consistent differences reach the first)
+P_SUPPORTED, P_SUGGESTIVE = 0.01, 0.1
+
+
+@dataclass(frozen=True)
+class WelchTest:
+    """Welch's unequal-variance t-test of two samples: statistic, Welch-Satterthwaite degrees of freedom,
+    two-sided p-value."""
+
+    t: float
+    df: float
+    p: float
+
+
+def welch_t_test(a, b) -> WelchTest:
+    """Welch's t-test (unequal variances) of the means of samples ``a`` and ``b`` (e.g. the FDs of three
+    seeds per recipe), two-sided, as ``scipy.stats.ttest_ind(a, b, equal_var=False)`` computes it::
+
+        t  = (mean_a - mean_b) / sqrt(s_a^2 / n_a + s_b^2 / n_b)          s^2: sample variances (ddof 1)
+        df = (s_a^2/n_a + s_b^2/n_b)^2 / ((s_a^2/n_a)^2/(n_a-1) + (s_b^2/n_b)^2/(n_b-1))   Welch-Satterthwaite
+        p  = 2 P(T_df > |t|)                                              Student's t with df degrees
+
+    With three seeds per arm the test has little power and assumes roughly normal scores: a p-value is a
+    yardstick for "could another draw of seeds reverse this", not a proof. Taught in notebook 10."""
+    from scipy.special import stdtr
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(f"Welch's test needs at least 2 values per sample, got {len(a)} and {len(b)}")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)      # squared standard errors of the two means
+    if va + vb == 0:
+        raise ValueError("both samples have zero spread: Welch's t is undefined")
+    t = (a.mean() - b.mean()) / np.sqrt(va + vb)                # t = difference / its standard error
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))   # Welch-Satterthwaite
+    p = 2 * stdtr(df, -abs(t))                                  # two-sided: 2 P(T_df <= -|t|)
+    return WelchTest(t=float(t), df=float(df), p=float(p))
+
+
+def fmt_p(p: float) -> str:
+    """"p = 0.057", or "p < 0.001" below that (three decimals say nothing more there)."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def verdict_level(sa: dict, sb: dict) -> tuple:
+    """The verdict of :func:`welch_verdict` as one word and the test: ``("supported" | "suggestive" |
+    "not distinguished", WelchTest)``, or ``("one seed" | "no spread", None)`` where there is nothing to test.
+    What notebooks check their readings against."""
+    n = min(len(sa["values"]), len(sb["values"]))
+    if n < 2:
+        return "one seed", None
+    if sa["std"] == 0 and sb["std"] == 0:
+        return "no spread", None
+    w = welch_t_test(sa["values"], sb["values"])
+    return ("supported" if w.p < P_SUPPORTED else "suggestive" if w.p < P_SUGGESTIVE else "not distinguished"), w
+
+
+def welch_verdict(sa: dict, sb: dict, short: bool = False) -> str:
+    """What the difference of two :func:`stats` entries says by Welch's t-test of their seeds' values:
+    supported (p < P_SUPPORTED), suggestive (p < P_SUGGESTIVE) or not distinguished, with the statistic.
+    ``short``: the word and the p-value only ("suggestive, p = 0.072"; notebook 14's tables, which explain
+    the words once)."""
+    n = min(len(sa["values"]), len(sb["values"]))
+    level, w = verdict_level(sa, sb)
+    if short:
+        return level if w is None else f"{level}, {fmt_p(w.p)}"
+    if level == "one seed":
+        return "one seed: no spread to judge it by"
+    if level == "no spread":
+        return f"the same in each of the {n} seeds (no spread: nothing to test)"
+    stat = f"Welch's t = {abs(w.t):.2f}, {w.df:.1f} degrees of freedom, {fmt_p(w.p)}"
+    if w.p < P_SUPPORTED:
+        return f"a difference these {n} seeds support ({stat}; for this model, budget and data)"
+    if w.p < P_SUGGESTIVE:
+        return f"suggestive, not established ({stat}): more seeds would decide it"
+    return f"not distinguished by {n} seeds ({stat})"
 
 
 def versus_sentence(label_a: str, label_b: str, sa: dict, sb: dict, what: str, word: str = "lower",
-                    digits: int = 1, n_seeds: int = 3) -> str:
-    """One sentence comparing two :func:`stats` by the spread of their seeds: which is ``word`` and by how much."""
+                    digits: int = 1) -> str:
+    """One sentence comparing two :func:`stats` entries by Welch's t-test of their seeds: which is ``word``
+    and by how much."""
     d = sa["mean"] - sb["mean"]
     lower = label_a if d < 0 else label_b
-    return (f"{label_a} vs {label_b}: {what} {word} for {lower} by {abs(d):.{digits}f}, "
-            f"{spread_verdict(sa, sb, n_seeds)}.")
+    return f"{label_a} vs {label_b}: {what} {word} for {lower} by {abs(d):.{digits}f}, {welch_verdict(sa, sb)}."
 
 
 def write_marked_sentences(notebook, markers: dict, sentences) -> bool:

@@ -441,7 +441,7 @@ def record_sentences(record: dict, part: str) -> str:
             for ref in ("mle_slow", "mle"):
                 for key, what in (("nll_oracle", "NLL-oracle"), ("nll_test", "NLL-test")):
                     out.append("* " + versus_sentence(LABELS[arm], LABELS[ref], S_[arm][key], S_[ref][key], what,
-                                                      digits=3, n_seeds=n))
+                                                      digits=3))
     elif part == "curve":
         for arm in ("seqgan", "gumbel"):
             s = S_[arm]

@@ -324,6 +324,25 @@ def fid(source, dataset: str = "fashion-mnist", *, split: str = "train", n: int 
                      n_real=n_r, reference=f"{dataset} {split}")
 
 
+def real_floor(extractor, dataset: str = "fashion-mnist", *, split: str = "test", n: int = DEFAULT_N,
+               image_size: int | None = None, seed: int = 0, cache: bool = True) -> FIDResult:
+    """The real-vs-real floor of a protocol: the Fréchet distance of ``n`` **real** images of the *other*
+    split (a seeded subset) against the reference ``split`` a generator is scored against, with the same
+    extractor, image size and ``n``. It is what a perfect generator would score under that protocol: its
+    finite-sample bias plus the (small) difference between the splits. Print it beside every score
+    (notebook 06; configs/RESULTS.md). Statistics are cached as in :func:`real_statistics`."""
+    other = {"test": "train", "train": "test"}.get(split)
+    if other is None:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    extractor = get_extractor(extractor, dataset=dataset)
+    mu_s, sig_s, n_s = real_statistics(extractor, dataset, other, image_size=image_size, n_real=n, seed=seed,
+                                       cache=cache)
+    mu_r, sig_r, n_r = real_statistics(extractor, dataset, split, image_size=image_size, cache=cache)
+    return FIDResult(value=frechet_distance(mu_s, sig_s, mu_r, sig_r), name=extractor.distance_name,
+                     extractor=extractor.name, n_fake=n_s, n_real=n_r,
+                     reference=f"{dataset} {split} (the 'samples' are {n_s} real {other} images)")
+
+
 # ---------------------------------------------------------------- Inception score
 def inception_score(probs, splits: int = 10) -> tuple[float, float]:
     """Inception Score (Salimans et al. 2016, "Improved Techniques for Training GANs") from class
