@@ -37,6 +37,9 @@ CONCEPTS = {
                       "class accuracy, per-class FD and precision/recall; truncation; your own image folder",
     "10_modern_recipes": "why GANs circle (Dirac GAN eigenvalues); hinge + SN, R1, LSGAN compared over 3 seeds at "
                          "equal steps and time; the TTUR preset; DiffAugment on 1 000 images; GANs vs diffusion today",
+    "11_image_to_image": "pix2pix (conditional GAN + L1, PatchGAN receptive field, U-Net skips) and CycleGAN (cycles, "
+                         "identity, image pool), each loss ablated over 3 seeds on Fashion-MNIST edges -> garments; "
+                         "information hidden in CycleGAN's cycle; sneakers <-> sandals; train and translate your own folders",
     "13_sequence_gans": "GANs for tokens: no gradient through a sample; REINFORCE vs Gumbel-softmax measured; SeqGAN on its "
                         "synthetic oracle (rollouts, CNN D) vs MLE over 3 seeds; exposure bias measured; temperature "
                         "sweep vs the GANs (Caccia 2020); SeqGAN is not a video model",
