@@ -153,8 +153,9 @@ def load_generator(path, ema: bool = True, device="cpu") -> torch.nn.Module:
 
 # ---------------------------------------------------------------- resuming a training run
 def training_state(*, step: int, cfg, G, D, ema, opt_g, opt_d, fixed_noise, history: dict, loader=None,
-                   device=None) -> dict:
-    """Everything :func:`gan_utils.train.train` needs to continue bit-exactly from ``step``."""
+                   device=None, hist=None) -> dict:
+    """Everything :func:`gan_utils.train.train` needs to continue bit-exactly from ``step``; ``hist``: the
+    historical averages ``{"G", "D"}`` of notebook 14 (:class:`gan_utils.losses.HistoricalAverage`), or None."""
     device = torch.device(device) if device is not None else fixed_noise.device
     G, D = bare_module(G), bare_module(D)                   # no "module." / "_orig_mod." prefixes
     return {
@@ -170,6 +171,7 @@ def training_state(*, step: int, cfg, G, D, ema, opt_g, opt_d, fixed_noise, hist
         "rng": {"torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
         "loader": loader.state_dict() if hasattr(loader, "state_dict") else None,
+        "hist_avg": {k: h.state_dict() for k, h in hist.items()} if hist else None,
     }
 
 
@@ -233,9 +235,9 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def restore_training(ck: dict, *, G, D, ema, opt_g, opt_d, loader=None, device=None) -> dict:
-    """Load ``ck`` into the models, optimisers, EMA, RNGs and loader; returns
-    ``{"step", "fixed_noise", "history"}``. Call :func:`check_resumable` first."""
+def restore_training(ck: dict, *, G, D, ema, opt_g, opt_d, loader=None, device=None, hist=None) -> dict:
+    """Load ``ck`` into the models, optimisers, EMA, RNGs, loader and historical averages (``hist``);
+    returns ``{"step", "fixed_noise", "history"}``. Call :func:`check_resumable` first."""
     device = torch.device(device) if device is not None else next(G.parameters()).device
     load_model_state(G, ck["G"])                             # with or without wrapper prefixes
     load_model_state(D, ck["D"])
@@ -249,6 +251,13 @@ def restore_training(ck: dict, *, G, D, ema, opt_g, opt_d, loader=None, device=N
         torch.cuda.set_rng_state(ck["rng"]["cuda"].cpu(), device)
     if ck.get("loader") is not None and hasattr(loader, "load_state_dict"):
         loader.load_state_dict(ck["loader"])
+    if hist:
+        saved = ck.get("hist_avg") or {}
+        for k, h in hist.items():
+            if k not in saved:
+                raise CheckpointError("this run averages its parameters (hist_avg_weight > 0) but the checkpoint holds "
+                                      "no historical average: it was made without historical averaging")
+            h.load_state_dict(saved[k])
     return {"step": int(ck["step"]), "fixed_noise": ck["fixed_noise"].to(device),
             "history": {k: list(v) for k, v in ck.get("history", {}).items()}}
 

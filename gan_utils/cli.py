@@ -55,8 +55,9 @@ def _add_option_flags(p, config_required: bool) -> None:
                    help="JSON file or shipped config name (dcgan_fmnist, wgan_gp_cifar10, ...); flags override it")
     p.add_argument("--model", choices=["dcgan", "mlp", "pix2pix", "cyclegan"],
                    help="dcgan or mlp (a GAN); pix2pix or cyclegan (an image-to-image translator, notebook 11)")
-    p.add_argument("--loss", choices=["bce-ns", "bce-saturating", "wgan-clip", "wgan-gp", "wgan-sn", "hinge", "lsgan",
-                                      "acgan"])
+    p.add_argument("--loss", choices=["bce-ns", "bce-saturating", "feature-matching", "wgan-clip", "wgan-gp", "wgan-sn",
+                                      "hinge", "lsgan", "acgan"],
+                   help="feature-matching: D as bce-ns, G matches the mean of D's last hidden layer (Salimans et al. 2016)")
     p.add_argument("--lr-g", dest="lr_g", type=float, help="generator learning rate (default: the loss's preset)")
     p.add_argument("--lr-d", dest="lr_d", type=float,
                    help="discriminator learning rate; TTUR as in Heusel et al. 2017, Table 1: "
@@ -65,6 +66,14 @@ def _add_option_flags(p, config_required: bool) -> None:
                    help="R1 penalty gamma/2 E||grad D(x)||^2 on the reals, with any loss (0 = off)")
     p.add_argument("--r1-every", dest="r1_every", type=int, help="lazy R1: every N-th D step, weighted N times")
     p.add_argument("--augment", help="DiffAugment policy applied to real and fake before D, e.g. color,translation,cutout")
+    p.add_argument("--real-label", dest="real_label", type=float,
+                   help="D's target for real images: 0.9 = one-sided label smoothing (BCE losses; default 1)")
+    p.add_argument("--hist-avg-weight", dest="hist_avg_weight", type=float,
+                   help="historical averaging: + w ||theta - mean of its past values||^2 for D and G (0 = off)")
+    p.add_argument("--d-minibatch", dest="d_minibatch", choices=["discrimination", "stddev"],
+                   help="a minibatch layer in D: Salimans et al.'s minibatch discrimination or ProGAN's minibatch stddev")
+    p.add_argument("--g-norm", dest="g_norm", choices=["batch", "virtual"],
+                   help="the DCGAN generator's normalisation: batch (default) or virtual batch normalisation")
     p.add_argument("--dataset", help="fashion-mnist (offline), mnist, cifar10, folder:PATH (your own PNG/JPEG images; "
                                      "one sub-folder per class for --conditional), or synthetic; translators: "
                                      "paired:PATH (pix2pix) or unpaired:PATH (cyclegan), folders PATH/A and PATH/B")
@@ -96,7 +105,8 @@ def _add_option_flags(p, config_required: bool) -> None:
 
 OPTION_FLAGS = ("model", "loss", "dataset", "image_size", "width", "critic_norm", "steps", "batch_size",
                 "ckpt_every", "sample_every", "seed", "device", "eval_every", "n_eval", "n_ref", "features",
-                "lr_g", "lr_d", "r1_gamma", "r1_every", "augment", "sync_batchnorm", "channels", "conditional")
+                "lr_g", "lr_d", "r1_gamma", "r1_every", "augment", "sync_batchnorm", "channels", "conditional",
+                "real_label", "hist_avg_weight", "d_minibatch", "g_norm")
 
 
 #: options of a translator run (gan_utils.config.TranslationConfig) that the train command takes

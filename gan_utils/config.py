@@ -55,6 +55,10 @@ class RunConfig:
     critic_norm: Optional[str] = None    # batch | layer | none | spectral; None = what the loss needs
     conditional: Optional[str] = None    # projection | concat | acgan: class-conditional G and D on the data's
                                          # labels (notebook 09); None = unconditional
+    d_minibatch: Optional[str] = None    # discrimination | stddev: a minibatch layer in D (Salimans et al. 2016 / ProGAN,
+                                         # notebook 14); None = D scores every sample on its own
+    g_norm: str = "batch"                # batch | virtual: G's normalisation (virtual BN: Salimans et al. 2016, notebook 14;
+                                         # dcgan only)
     device: Optional[str] = None         # None = the best available (cuda > mps > cpu)
     eval_every: Optional[int] = None     # evaluate every N generator steps; None = at the end only
     n_eval: int = 10_000                 # samples per evaluation: "FID-10k", the course's protocol
@@ -99,6 +103,14 @@ class RunConfig:
                 raise ConfigError(f"conditional={self.conditional!r}: use {', '.join(CONDITIONINGS)} (or null)")
             if self.model != "dcgan":
                 raise ConfigError("conditional models are DCGANs: use model 'dcgan' with conditional")
+        if self.d_minibatch not in (None, "discrimination", "stddev"):
+            raise ConfigError(f"d_minibatch={self.d_minibatch!r}: use discrimination, stddev (or null)")
+        if self.g_norm not in ("batch", "virtual"):
+            raise ConfigError(f"g_norm={self.g_norm!r}: use batch or virtual")
+        if self.conditional is not None and (self.d_minibatch is not None or self.g_norm != "batch"):
+            raise ConfigError("d_minibatch and g_norm='virtual' are for unconditional models; drop them or conditional")
+        if self.g_norm != "batch" and self.model != "dcgan":
+            raise ConfigError("g_norm='virtual' replaces the BatchNorm of the DCGAN generator: use model 'dcgan'")
         if (self.conditional == "acgan") != (self.train.loss == "acgan"):
             raise ConfigError(f"loss 'acgan' goes with conditional 'acgan' and only with it (here loss "
                               f"{self.train.loss!r}, conditional {self.conditional!r})")
@@ -326,12 +338,14 @@ def build_run(opts):
 
     def models():
         if rc.model == "dcgan":
-            return (DCGANGenerator(tcfg.latent_dim, channels, rc.image_size, rc.width, num_classes=num_classes),
+            return (DCGANGenerator(tcfg.latent_dim, channels, rc.image_size, rc.width, num_classes=num_classes,
+                                   norm=rc.g_norm),
                     DCGANDiscriminator(channels, rc.image_size, rc.width, norm=rc.norm, num_classes=num_classes,
-                                       conditioning=rc.conditional or "projection"))
+                                       conditioning=rc.conditional or "projection", minibatch=rc.d_minibatch))
         shape = tuple(ds.images.shape[1:])
         return (MLPGenerator(tcfg.latent_dim, shape, hidden=rc.width * 8, depth=3, tanh_output=True),
-                MLPDiscriminator(shape, hidden=rc.width * 8, depth=3, spectral=rc.norm == "spectral"))
+                MLPDiscriminator(shape, hidden=rc.width * 8, depth=3, spectral=rc.norm == "spectral",
+                                minibatch=rc.d_minibatch))
 
     _check_model_memory(models, rc.width, device)                   # before allocating anything
     try:

@@ -232,6 +232,16 @@ class FastModule(nn.Module):
         with torch.autocast(self.device_type, dtype=self.dtype):
             return self._call(x, *labels)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The wrapped model's ``features(x)`` (feature matching, notebook 14) in forward's layout and precision,
+        eagerly (it is not the compiled graph; D is frozen when G's loss needs it)."""
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if self.dtype is None:
+            return self.module.features(x)
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            return self.module.features(x)
+
     def _call(self, x, *labels):                 # labels: (y,) for a class-conditional model, else ()
         if self._run is self.module:
             return self.module(x, *labels)

@@ -3,9 +3,11 @@
 Taught in notebooks/01_minimax.ipynb (BCE losses, saturating vs non-saturating),
 notebooks/07_wgan.ipynb (Wasserstein losses, weight clipping, gradient penalty),
 notebooks/09_conditional.ipynb (the AC-GAN losses with their class terms),
-notebooks/10_modern_recipes.ipynb (hinge and least-squares losses, the R1 penalty) and
+notebooks/10_modern_recipes.ipynb (hinge and least-squares losses, the R1 penalty),
 notebooks/11_image_to_image.ipynb (the L1 terms of pix2pix and CycleGAN: :func:`l1_loss`,
-:func:`cycle_consistency_loss`, :func:`identity_loss`).
+:func:`cycle_consistency_loss`, :func:`identity_loss`) and
+notebooks/14_improved_techniques.ipynb (Salimans et al. 2016: one-sided label smoothing, feature
+matching, historical averaging, and the K+1-class losses of the semi-supervised GAN).
 
 Notation (as in notebook 01): D(x) = sigmoid(l(x)) where l is the discriminator's **logit**.
 All BCE losses take logits, never probabilities, because
@@ -45,17 +47,32 @@ def _check_scores(name: str, t: torch.Tensor) -> None:
         raise ConfigError(f"{name} is empty: a loss over an empty batch is NaN (the mean of nothing)")
 
 
-def d_loss_bce(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+def _check_label(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name}={value!r} must be a number in [0, 1] (a BCE target is a probability)")
+    return float(value)
+
+
+def d_loss_bce(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0,
+               fake_label: float = 0.0) -> torch.Tensor:
     """Discriminator loss of the minimax game, from logits:
 
         L_D = -E_x[log D(x)] - E_z[log(1 - D(G(z)))]      (= -V(D, G), minimised by D)
 
     i.e. binary cross-entropy with target 1 for real and 0 for fake.
+
+    ``real_label = alpha < 1`` is **one-sided label smoothing** (Salimans et al. 2016, section 3.4; 0.9
+    there): the reals' target becomes alpha, L_D = -E_x[alpha log D(x) + (1 - alpha) log(1 - D(x))] - ...,
+    and the optimal discriminator D* = (alpha p_data + beta p_g) / (p_data + p_g) with beta = ``fake_label``.
+    ``fake_label = beta > 0`` smooths the fake side too, which the paper advises against: where p_data ~ 0
+    and p_g is large, D* -> beta instead of 0, so fakes there are not pushed towards the data (notebook 14
+    derives and plots both).
     """
     _check_scores("real_logits", real_logits)
     _check_scores("fake_logits", fake_logits)
-    loss_real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))   # -E[log D(x)]
-    loss_fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))  # -E[log(1 - D(G(z)))]
+    a, b = _check_label("real_label", real_label), _check_label("fake_label", fake_label)
+    loss_real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, a))   # -E[a log D(x) + (1-a) log(1-D(x))]
+    loss_fake = F.binary_cross_entropy_with_logits(fake_logits, torch.full_like(fake_logits, b))   # -E[log(1 - D(G(z)))] when b = 0
     return loss_real + loss_fake
 
 
@@ -265,6 +282,105 @@ def g_loss_acgan(fake_out: torch.Tensor) -> torch.Tensor:
     return loss_s + loss_c
 
 
+# ----------------------------------------------------------------------------- Salimans et al. 2016 (notebook 14)
+def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
+    """Feature matching (Salimans et al. 2016, section 3.1): G matches the batch mean of an intermediate
+    layer f of D instead of maximising D's output,
+
+        L_G = || E_x f(x) - E_z f(G(z)) ||_2^2        (the means over the batch; the sum over features)
+
+    ``real_features`` and ``fake_features`` are ``(B, ...)`` activations of the same layer (flattened to
+    ``(B, d)`` here); the real ones carry no gradient (D is fixed in the G step). The authors' code divides
+    by d (a mean over features instead of the sum): a constant factor, which Adam all but ignores.
+    """
+    if real_features.shape[1:] != fake_features.shape[1:]:
+        raise ValueError(f"real features {tuple(real_features.shape)} and fake features "
+                         f"{tuple(fake_features.shape)} must come from the same layer (same shape after the batch)")
+    mu_real = real_features.detach().flatten(1).float().mean(0)      # E_x f(x): (d,)
+    mu_fake = fake_features.flatten(1).float().mean(0)               # E_z f(G(z)): (d,)
+    return (mu_real - mu_fake).pow(2).sum()                          # ||.||_2^2
+
+
+class HistoricalAverage:
+    """Historical averaging (Salimans et al. 2016, section 3.3): each player's cost gets the term
+
+        || theta - (1/t) sum_{i=1..t} theta[i] ||^2
+
+    with theta[i] its parameters at step i. :meth:`update` adds the current parameters to the running
+    mean (online: mean += (theta - mean) / t), :meth:`penalty` is the squared distance of the live
+    parameters to it, summed over every parameter (the mean is a constant: no gradient flows into it).
+    The training loop calls ``update`` then ``penalty`` once per update of that player, so step t's mean
+    includes theta[t] (at t = 1 the penalty is 0). Its state (t and the mean) goes into checkpoints, so a
+    resume continues the same average (:meth:`state_dict`).
+    """
+
+    def __init__(self, module: nn.Module):
+        self.mean = [p.detach().clone() for p in module.parameters()]
+        self.t = 0
+
+    @torch.no_grad()
+    def update(self, module: nn.Module) -> None:
+        params = [p.detach() for p in module.parameters()]
+        if len(params) != len(self.mean):
+            raise ValueError(f"HistoricalAverage was made for a module with {len(self.mean)} parameter tensors, "
+                             f"got one with {len(params)}")
+        self.t += 1
+        torch._foreach_lerp_(self.mean, params, 1.0 / self.t)       # mean += (theta - mean) / t
+
+    def penalty(self, module: nn.Module) -> torch.Tensor:
+        params = list(module.parameters())
+        diffs = [(p.float() - m.float()).pow(2).sum() for p, m in zip(params, self.mean)]
+        return torch.stack(diffs).sum()                              # ||theta - mean||^2 over all parameters
+
+    def state_dict(self) -> dict:
+        return {"t": self.t, "mean": [m.clone() for m in self.mean]}
+
+    def load_state_dict(self, state: dict) -> None:
+        if len(state["mean"]) != len(self.mean):
+            raise ValueError("the saved historical average has another number of parameter tensors")
+        self.t = int(state["t"])
+        with torch.no_grad():
+            for m, s in zip(self.mean, state["mean"]):
+                m.copy_(s.to(m.device, m.dtype))
+
+
+def semi_supervised_d_loss_unlabelled(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The unsupervised term of the K+1-class discriminator (Salimans et al. 2016, section 5).
+
+    D is a K-class classifier with logits l_1..l_K; class K+1 ("generated") gets the logit l_{K+1} = 0,
+    which leaves the softmax unchanged (the K+1 logits are over-parametrised). With Z(x) = sum_k exp l_k(x):
+
+        p(y = K+1 | x) = 1 / (Z(x) + 1),    D(x) = 1 - p(y = K+1 | x) = Z(x) / (Z(x) + 1) = sigmoid(lse(x))
+
+    with lse(x) = log Z(x) = logsumexp_k l_k(x). The term is the GAN discriminator loss with that D:
+
+        L_unsup = -E_x log D(x) - E_z log(1 - D(G(z)))
+                = -E_x [lse(x) - softplus(lse(x))] + E_z softplus(lse(G(z)))
+
+    written with logsumexp and softplus, so it stays finite where exp(l_k) would overflow. Logits are
+    ``(B, K)``. (The authors' code weights both halves by 1/2.)
+    """
+    for name, t in (("real_logits", real_logits), ("fake_logits", fake_logits)):
+        if t.dim() != 2:
+            raise ValueError(f"{name} must be (B, K) class logits, got {tuple(t.shape)}")
+    lse_real = torch.logsumexp(real_logits.float(), dim=1)            # log Z(x): (B,)
+    lse_fake = torch.logsumexp(fake_logits.float(), dim=1)            # log Z(G(z))
+    log_d_real = lse_real - F.softplus(lse_real)                      # log D(x) = log Z - log(Z + 1)
+    log_1m_d_fake = -F.softplus(lse_fake)                             # log(1 - D(G(z))) = -log(Z + 1)
+    return -log_d_real.mean() - log_1m_d_fake.mean()
+
+
+def semi_supervised_d_loss(lab_logits: torch.Tensor, labels: torch.Tensor, unl_logits: torch.Tensor,
+                           fake_logits: torch.Tensor, unlabelled_weight: float = 1.0):
+    """The K+1-class discriminator loss of Salimans et al. 2016, section 5: L = L_supervised + w L_unsupervised,
+
+        L_supervised = -E_{(x, y) labelled} log p(y | x, y < K+1)   (cross-entropy over the K classes)
+
+    and L_unsupervised = :func:`semi_supervised_d_loss_unlabelled` on unlabelled reals and fakes.
+    Returns ``(L, L_supervised, L_unsupervised)``."""
+    sup = F.cross_entropy(lab_logits.float(), labels)                  # -E log softmax(l)_y
+    unsup = semi_supervised_d_loss_unlabelled(unl_logits, fake_logits)
+    return sup + unlabelled_weight * unsup, sup, unsup
 def _mean_absolute_error(a: torch.Tensor, b: torch.Tensor, names: str) -> torch.Tensor:
     # Same shapes only: a (B, 1, H, W) image against a (B, H, W) one would broadcast to (B, B, H, W)
     # and give a number that trains nothing useful (the bug of notebook 05, in image form).
@@ -331,6 +447,8 @@ class GANLoss:
     clip: bool = False                     # clip D's weights to +-TrainConfig.clip_value after each step
     needs_spectral_norm: bool = False      # no other constraint: the critic's layers must provide it
     scores: str = "logit"                  # what D outputs: "logit" (D_x logged as sigmoid) or "score" (logged raw)
+    g_features: bool = False               # g_loss takes (D's features of a real batch, of the fakes): feature matching
+    label_smoothing: bool = False          # d_loss takes real_label= (TrainConfig.real_label: one-sided smoothing)
 
     def __iter__(self):                    # `d_loss, g_loss = LOSSES[name]`, as when entries were pairs
         return iter((self.d_loss, self.g_loss))
@@ -338,8 +456,10 @@ class GANLoss:
 
 #: loss name -> :class:`GANLoss`; the names ``TrainConfig.loss`` accepts.
 LOSSES = {
-    "bce-ns": GANLoss(d_loss_bce, g_loss_nonsaturating),
-    "bce-saturating": GANLoss(d_loss_bce, g_loss_saturating),
+    "bce-ns": GANLoss(d_loss_bce, g_loss_nonsaturating, label_smoothing=True),
+    "bce-saturating": GANLoss(d_loss_bce, g_loss_saturating, label_smoothing=True),
+    # D as in bce-ns; G matches the batch mean of D's last hidden layer, D.features (Salimans et al. 2016, sec. 3.1)
+    "feature-matching": GANLoss(d_loss_bce, feature_matching_loss, g_features=True, label_smoothing=True),
     "wgan-clip": GANLoss(critic_loss_wasserstein, g_loss_wasserstein, critic=True, clip=True),
     "wgan-gp": GANLoss(critic_loss_wasserstein, g_loss_wasserstein, critic=True, penalty=gradient_penalty),
     # no clipping, no penalty: the Lipschitz bound is in the critic's spectrally normalised layers

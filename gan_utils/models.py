@@ -10,6 +10,11 @@
   (:func:`check_labels`); ``num_classes=None`` (the default) is exactly the unconditional model of
   notebook 04, with the same layers, state_dict keys and config.
 - :func:`truncated_normal`: BigGAN's truncation trick (Brock, Donahue, Simonyan 2019), notebook 09.
+- Salimans et al. 2016's layers (notebooks/14_improved_techniques.ipynb): :class:`MinibatchDiscrimination`
+  (a D that sees the whole batch; ``minibatch="discrimination"`` in both discriminators), its
+  parameter-free successor :class:`MinibatchStdDev` (ProGAN; ``minibatch="stddev"``) and
+  :class:`VirtualBatchNorm` (``norm="virtual"`` in both generators: every sample normalised with the
+  statistics of a fixed reference batch, stored in the generator, and of itself).
 - ``UNetGenerator`` / ``PatchDiscriminator`` and :func:`receptive_field`: the translators of
   notebooks/11_image_to_image.ipynb (pix2pix, Isola et al. 2017; CycleGAN, Zhu et al. 2017): an
   encoder-decoder with skip connections that maps an image to an image, and a discriminator that
@@ -113,6 +118,117 @@ class ConditionalBatchNorm2d(nn.Module):
         return gamma[:, :, None, None] * h + beta[:, :, None, None]        # gamma[y] * x_hat + beta[y]
 
 
+# ----------------------------------------------------------------------------- Salimans et al. 2016
+class MinibatchDiscrimination(nn.Module):
+    """Minibatch discrimination (Salimans et al. 2016, section 3.2), notebook 14.
+
+    A discriminator that scores every sample on its own cannot see that a batch of fakes is all alike
+    (mode collapse). This layer gives each sample statistics of its closeness to the rest of the batch.
+    With f(x_i) in R^A the features of sample i (``in_features = A``) and a learned tensor
+    ``T`` of shape ``(A, B, C)`` (``out_features = B``, ``kernel_dims = C``):
+
+        M_i = f(x_i) T                              (B, C): row b is M_{i,b}
+        c_b(x_i, x_j) = exp(-||M_{i,b} - M_{j,b}||_1)
+        o(x_i)_b = sum_{j=1..n} c_b(x_i, x_j)         j over the whole batch, i included (as in the paper)
+
+    ``forward(f)`` maps ``(n, A)`` to ``o`` of shape ``(n, B)``; the discriminator concatenates it with
+    f(x_i) before its next layer. A batch of identical samples gives o = n in every column, a spread-out
+    one values near 1 (only the sample itself). The authors' code leaves out j = i (a constant 1 per
+    column, which the next layer's bias absorbs) and uses B = 100, C = 5 with T ~ N(0, 0.05) (here the
+    initialisation too; their weight normalisation of T is not).
+    """
+
+    def __init__(self, in_features: int, out_features: int = 100, kernel_dims: int = 5, init_std: float = 0.05):
+        super().__init__()
+        _check_sizes("MinibatchDiscrimination", in_features=in_features, out_features=out_features,
+                     kernel_dims=kernel_dims)
+        self.in_features, self.out_features, self.kernel_dims = in_features, out_features, kernel_dims
+        self.T = nn.Parameter(torch.randn(in_features, out_features, kernel_dims) * init_std)   # (A, B, C)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, kernel_dims={self.kernel_dims}"
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        if f.dim() != 2 or f.shape[1] != self.in_features:
+            raise ValueError(f"MinibatchDiscrimination expects features (n, {self.in_features}), got {tuple(f.shape)}")
+        dt = torch.float64 if f.dtype == torch.float64 else torch.float32     # fp16/bf16 under autocast: fp32 distances
+        M = torch.einsum("na,abc->nbc", f.to(dt), self.T.to(dt))              # (n, B, C): M_i = f(x_i) T
+        Mb = M.permute(1, 0, 2).contiguous()                                  # (B, n, C): one set of rows per kernel b
+        l1 = torch.cdist(Mb, Mb, p=1)                                         # (B, n, n): ||M_{i,b} - M_{j,b}||_1
+        o = torch.exp(-l1).sum(dim=2)                                         # (B, n): sum over j, i included
+        return o.t().to(f.dtype)                                              # (n, B)
+
+
+def _minibatch_stddev_of_vectors(layer: "MinibatchStdDev", f: torch.Tensor) -> torch.Tensor:
+    """The minibatch standard deviation of feature vectors ``(n, A)`` as one extra feature ``(n, 1)``
+    (the layer works on maps: the vectors are (n, A, 1, 1) maps here)."""
+    return layer(f[:, :, None, None])[:, f.shape[1]:, 0, 0]                    # (n, A+1, 1, 1) -> the new channel
+
+
+class VirtualBatchNorm(nn.Module):
+    """Virtual batch normalisation (Salimans et al. 2016, section 3.5), notebook 14.
+
+    BatchNorm makes a sample's output depend on the other samples of its batch. VBN normalises each
+    sample with the statistics of a **reference batch**, chosen once at the start of training, **and of
+    the sample itself**; the reference batch is normalised with its own statistics only. The layer gets
+    the reference batch's activations stacked on top of the batch's: ``forward(h)`` with ``h`` of shape
+    ``(n_ref + n, C, ...)``, rows ``:n_ref`` the reference batch (the generator puts its fixed reference
+    codes there, :class:`DCGANGenerator` and :class:`MLPGenerator` with ``norm="virtual"``). Per channel c,
+    with means over the batch and any spatial positions:
+
+        mu_ref, m2_ref = E_ref[h_c], E_ref[h_c^2]                    (the reference batch)
+        mu_i = (n_ref mu_ref + mean(h_{i,c})) / (n_ref + 1)           (sample i joins the reference batch)
+        m2_i = (n_ref m2_ref + mean(h_{i,c}^2)) / (n_ref + 1),  var_i = m2_i - mu_i^2
+        out_i = gamma_c (h_{i,c} - mu_i) / sqrt(var_i + eps) + beta_c
+
+    as in the authors' ImageNet code (coefficients 1/(n_ref + 1) and n_ref/(n_ref + 1)). The output for
+    sample i does not depend on the other samples of its batch, and training and evaluation compute the
+    same thing. It costs a forward pass of the reference batch at every call, which is why the paper
+    used it in the generator only.
+    """
+
+    def __init__(self, num_features: int, n_ref: int, eps: float = 1e-5):
+        super().__init__()
+        if not isinstance(n_ref, int) or n_ref < 1:
+            raise ConfigError(f"VirtualBatchNorm: n_ref={n_ref!r} must be a whole number >= 1 (the reference batch size)")
+        self.num_features, self.n_ref, self.eps = num_features, n_ref, eps
+        self.weight = nn.Parameter(torch.ones(num_features))      # gamma
+        self.bias = nn.Parameter(torch.zeros(num_features))       # beta
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, n_ref={self.n_ref}, eps={self.eps}"
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if h.dim() < 2 or h.shape[1] != self.num_features or h.shape[0] <= self.n_ref:
+            raise ValueError(f"VirtualBatchNorm expects (n_ref + n, {self.num_features}, ...) with the {self.n_ref} "
+                             f"reference rows first, got {tuple(h.shape)}")
+        dims = tuple(range(2, h.dim()))                                       # spatial dimensions, if any
+        dtype = h.dtype
+        h = h if h.dtype == torch.float64 else h.float()                      # fp16/bf16 under autocast: fp32 statistics
+        ref, x = h[:self.n_ref], h[self.n_ref:]
+        shape = (1, -1) + (1,) * len(dims)                                    # broadcast over (n, C, ...)
+        mu_ref = ref.mean(dim=(0,) + dims).view(shape)                        # (1, C, 1, 1): E_ref[h]
+        m2_ref = ref.pow(2).mean(dim=(0,) + dims).view(shape)                 # E_ref[h^2]
+        out_ref = (ref - mu_ref) / torch.sqrt((m2_ref - mu_ref ** 2).clamp_min(0) + self.eps)   # its own statistics
+        k = 1.0 / (self.n_ref + 1)
+        mu_x = x.mean(dim=dims, keepdim=True) if dims else x                  # (n, C, 1, 1): each sample's own mean
+        m2_x = x.pow(2).mean(dim=dims, keepdim=True) if dims else x.pow(2)
+        mu = (1 - k) * mu_ref + k * mu_x                                      # (n_ref mu_ref + mu_x) / (n_ref + 1)
+        m2 = (1 - k) * m2_ref + k * m2_x
+        out_x = (x - mu) / torch.sqrt((m2 - mu ** 2).clamp_min(0) + self.eps)   # (n, C, ...); var >= 0 despite rounding
+        out = torch.cat([out_ref, out_x]) * self.weight.view(shape) + self.bias.view(shape)
+        return out.to(dtype)
+
+
+def _check_minibatch(minibatch) -> None:
+    if minibatch not in MINIBATCH_LAYERS:
+        raise ConfigError(f"minibatch={minibatch!r}; use one of {MINIBATCH_LAYERS}")
+
+
+#: what a discriminator's ``minibatch=`` may be: None, Salimans et al.'s layer, or ProGAN's
+MINIBATCH_LAYERS = (None, "discrimination", "stddev")
+#: what a generator's ``norm=`` may be (MLPGenerator: None too, its default)
+G_NORMS = ("batch", "virtual")
 def _check_sizes(who: str, **sizes) -> None:
     """Each size a whole number >= 1, else one :class:`ConfigError` naming it (a width of 0 would build
     layers of no channels and fail later with an obscure shape error)."""
@@ -137,44 +253,110 @@ def _mlp(sizes, act, out_act=None, spectral=False):
 class MLPGenerator(nn.Module):
     """z (B, latent_dim) -> x (B, *out_shape). ``out_shape=(2,)`` for toys, ``(1, 28, 28)`` for images.
 
-    ``tanh_output=True`` for images in [-1, 1]; toys leave the output unbounded.
+    ``tanh_output=True`` for images in [-1, 1]; toys leave the output unbounded. ``norm``: None (the
+    default: no normalisation, notebooks 02-03), "batch" (BatchNorm after every hidden layer) or
+    "virtual" (:class:`VirtualBatchNorm` there, with a fixed reference batch of ``n_ref`` codes drawn at
+    construction and kept as the buffer ``ref_z``, so it is saved with the weights; notebook 14).
     """
 
     def __init__(self, latent_dim: int = 64, out_shape=(2,), hidden: int = 256, depth: int = 3,
-                 tanh_output: bool = False):
+                 tanh_output: bool = False, norm: Optional[str] = None, n_ref: int = 64):
         super().__init__()
+        if norm not in (None,) + G_NORMS:
+            raise ConfigError(f"norm={norm!r}; use None, 'batch' or 'virtual'")
         _check_sizes("MLPGenerator", latent_dim=latent_dim, hidden=hidden, depth=depth)
         out_shape = tuple(int(s) for s in (out_shape if isinstance(out_shape, (tuple, list)) else (out_shape,)))
         self.config = {"kind": "MLPGenerator", "latent_dim": latent_dim, "out_shape": list(out_shape),
                        "hidden": hidden, "depth": depth, "tanh_output": tanh_output}
+        if norm is not None:                         # only then: the configs of notebooks 02-03 stay as they were
+            self.config["norm"] = norm
+            if norm == "virtual":
+                self.config["n_ref"] = n_ref
         self.latent_dim = latent_dim
         self.out_shape = out_shape
-        self.net = _mlp([latent_dim] + [hidden] * depth + [math.prod(out_shape)], nn.ReLU,
-                        nn.Tanh() if tanh_output else None)
+        self.norm = norm
+        if norm is None:
+            self.net = _mlp([latent_dim] + [hidden] * depth + [math.prod(out_shape)], nn.ReLU,
+                            nn.Tanh() if tanh_output else None)
+        else:
+            layers, width = [], latent_dim
+            for _ in range(depth):                   # Linear -> BatchNorm or VBN -> ReLU
+                layers += [nn.Linear(width, hidden),
+                           nn.BatchNorm1d(hidden) if norm == "batch" else VirtualBatchNorm(hidden, n_ref), nn.ReLU()]
+                width = hidden
+            layers.append(nn.Linear(width, math.prod(out_shape)))
+            if tanh_output:
+                layers.append(nn.Tanh())
+            self.net = nn.Sequential(*layers)
+        if norm == "virtual":
+            self.n_ref = n_ref
+            self.register_buffer("ref_z", torch.randn(n_ref, latent_dim))   # the reference batch, fixed for good
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if self.norm == "virtual":
+            h = self.net(torch.cat([self.ref_z.to(z.dtype), z]))           # (n_ref + B, prod): reference rows first
+            return h[self.n_ref:].view(z.shape[0], *self.out_shape)
         return self.net(z).view(z.shape[0], *self.out_shape)  # (B, prod) -> (B, *out_shape)
 
 
 class MLPDiscriminator(nn.Module):
     """x (B, *in_shape) -> logits (B,). LeakyReLU(0.2) hidden layers; ``spectral=True`` wraps
-    every Linear in spectral normalisation."""
+    every Linear in spectral normalisation.
 
-    def __init__(self, in_shape=(2,), hidden: int = 256, depth: int = 3, spectral: bool = False):
+    :meth:`features` is phi(x), the last hidden layer ``(B, hidden)`` (feature matching, notebook 14).
+    ``minibatch="discrimination"`` adds :class:`MinibatchDiscrimination` (``mbd_features`` kernels of
+    ``mbd_kernel_dims`` dimensions) on phi(x), ``minibatch="stddev"`` ProGAN's minibatch standard
+    deviation (one feature); either is concatenated to phi(x) before the read-out (notebook 14). Such a D
+    scores a sample in the context of its batch.
+    """
+
+    def __init__(self, in_shape=(2,), hidden: int = 256, depth: int = 3, spectral: bool = False,
+                 minibatch: Optional[str] = None, mbd_features: int = 100, mbd_kernel_dims: int = 5):
         super().__init__()
+        _check_minibatch(minibatch)
         _check_sizes("MLPDiscriminator", hidden=hidden, depth=depth)
         in_shape = tuple(int(s) for s in (in_shape if isinstance(in_shape, (tuple, list)) else (in_shape,)))
         self.config = {"kind": "MLPDiscriminator", "in_shape": list(in_shape), "hidden": hidden,
                        "depth": depth, "spectral": spectral}
+        if minibatch is not None:                    # only then: the configs of notebooks 02-03 stay as they were
+            self.config["minibatch"] = minibatch
+            if minibatch == "discrimination":
+                self.config.update(mbd_features=mbd_features, mbd_kernel_dims=mbd_kernel_dims)
         self.in_shape = in_shape
+        self.minibatch = minibatch
         self.net = _mlp([math.prod(in_shape)] + [hidden] * depth + [1], lambda: nn.LeakyReLU(0.2),
                         spectral=spectral)
+        extra = 0
+        if minibatch == "discrimination":
+            self.minibatch_layer = MinibatchDiscrimination(hidden, mbd_features, mbd_kernel_dims)
+            extra = mbd_features
+        elif minibatch == "stddev":
+            self.minibatch_layer = MinibatchStdDev(group_size=4)
+            extra = 1
+        if extra:                                    # the read-out sees [phi(x), o(x)]
+            head = nn.Linear(hidden + extra, 1)
+            self.net[-1] = spectral_norm(head) if spectral else head
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _check(self, x: torch.Tensor) -> None:
         if tuple(x.shape[1:]) != self.in_shape:
             raise ValueError(f"MLPDiscriminator expects inputs shaped (B, {', '.join(map(str, self.in_shape))}), "
                              f"got {tuple(x.shape)}: the generator's output and the data must match")
-        return self.net(x.flatten(1)).view(-1)  # (B, 1) -> (B,)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """phi(x): the last hidden layer, ``(B, hidden)`` (every layer but the read-out)."""
+        self._check(x)
+        return self.net[:-1](x.flatten(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.minibatch is None:
+            self._check(x)
+            return self.net(x.flatten(1)).view(-1)  # (B, 1) -> (B,)
+        h = self.features(x)                                                    # (B, hidden)
+        if self.minibatch == "discrimination":
+            h = torch.cat([h, self.minibatch_layer(h)], 1)                     # (B, hidden + mbd_features)
+        else:
+            h = torch.cat([h, _minibatch_stddev_of_vectors(self.minibatch_layer, h)], 1)   # (B, hidden + 1)
+        return self.net[-1](h).view(-1)
 
 
 # ----------------------------------------------------------------------------- DCGAN
@@ -207,40 +389,58 @@ class DCGANGenerator(nn.Module):
     model. ``y`` may also be ``(B, K)`` class weights (rows summing to 1): a mixture of the classes'
     scales and shifts, for walks between classes. ``num_classes=None`` is the unconditional DCGAN,
     unchanged (its config and state_dict keys are those of notebook 04's checkpoints).
+
+    ``norm="virtual"`` (unconditional only) replaces every BatchNorm by :class:`VirtualBatchNorm`
+    (Salimans et al. 2016, section 3.5; notebook 14): ``n_ref`` reference codes are drawn once, at
+    construction, and kept as the buffer ``ref_z`` (saved with the weights, so a resumed run keeps its
+    reference batch); every forward pass runs them in front of the batch.
     """
 
     def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 32, width: int = 64,
-                 num_classes: Optional[int] = None):
+                 num_classes: Optional[int] = None, norm: str = "batch", n_ref: int = 64):
         super().__init__()
         _check_sizes("DCGANGenerator", latent_dim=latent_dim, channels=channels, width=width)
         if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool)
                                         or num_classes < 1):
             raise ConfigError(f"num_classes={num_classes!r} must be a whole number >= 1 (None: unconditional)")
+        if norm not in G_NORMS:
+            raise ConfigError(f"norm={norm!r}; use one of {G_NORMS}")
+        if norm == "virtual" and num_classes is not None:
+            raise ConfigError("norm='virtual' is for the unconditional generator (a class-conditional one uses "
+                             "conditional BatchNorm)")
         self.config = {"kind": "DCGANGenerator", "latent_dim": latent_dim, "channels": channels,
                        "image_size": image_size, "width": width}
         if num_classes is not None:                  # only then: unconditional configs stay as they were
             self.config["num_classes"] = num_classes
+        if norm == "virtual":                        # only then: the configs of notebook 04 stay as they were
+            self.config.update(norm=norm, n_ref=n_ref)
         self.latent_dim, self.channels, self.image_size = latent_dim, channels, image_size
         self.num_classes = num_classes
+        self.norm = norm
         start, n_up = _plan(image_size)
         ch = width * 2 ** (n_up - 1)
 
-        def norm(c):
-            return nn.BatchNorm2d(c) if num_classes is None else ConditionalBatchNorm2d(c, num_classes)
+        def norm_layer(c):
+            if num_classes is not None:
+                return ConditionalBatchNorm2d(c, num_classes)
+            return nn.BatchNorm2d(c) if norm == "batch" else VirtualBatchNorm(c, n_ref)
 
         layers = [
             # (B, latent_dim, 1, 1) -> (B, ch, start, start)
             nn.ConvTranspose2d(latent_dim, ch, start, 1, 0, bias=False),
-            norm(ch),
+            norm_layer(ch),
             nn.ReLU(True),
         ]
         for _ in range(n_up - 1):
             # (B, ch, s, s) -> (B, ch/2, 2s, 2s)
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), norm(ch // 2), nn.ReLU(True)]
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), norm_layer(ch // 2), nn.ReLU(True)]
             ch //= 2
         # (B, width, s, s) -> (B, channels, 2s, 2s) = image_size
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
+        if norm == "virtual":
+            self.n_ref = n_ref
+            self.register_buffer("ref_z", torch.randn(n_ref, latent_dim))   # the reference batch, fixed for good
         dcgan_init(self)
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -250,6 +450,8 @@ class DCGANGenerator(nn.Module):
             if y is not None:
                 raise ValueError("this DCGANGenerator is unconditional (num_classes=None) and takes no labels; "
                                  "build it with num_classes=K for G(z, y)")
+            if self.norm == "virtual":            # the reference codes first: (n_ref + B, nz, 1, 1)
+                return self.net(torch.cat([self.ref_z.to(z.dtype), z])[:, :, None, None])[self.n_ref:]
             return self.net(z[:, :, None, None])  # (B, nz) -> (B, nz, 1, 1) -> (B, C, H, W)
         y = self._labels(y, z.shape[0])
         h = z[:, :, None, None]                   # (B, nz, 1, 1)
@@ -303,14 +505,24 @@ class DCGANDiscriminator(nn.Module):
     With ``norm="spectral"`` the projection embedding is spectrally normalised too (as in Miyato &
     Koyama 2018); the AC-GAN classifier head is not (its logits must be free to grow).
     ``num_classes=None`` is the unconditional model, unchanged.
+
+    ``minibatch`` (unconditional only; notebook 14): "discrimination" adds Salimans et al. 2016's
+    :class:`MinibatchDiscrimination` on phi(x) (``mbd_features`` kernels of ``mbd_kernel_dims``
+    dimensions; their code's 100 and 5), read out linearly beside psi: the logit is psi(phi(x)) + <w, o(x)>,
+    a linear layer on the concatenation [phi(x), o(x)]. "stddev" inserts ProGAN's
+    :class:`MinibatchStdDev` (groups of 4) before psi, which then sees ``ch + 1`` channels.
     """
 
     def __init__(self, channels: int = 1, image_size: int = 32, width: int = 64, norm: str = "batch",
-                 num_classes: Optional[int] = None, conditioning: str = "projection"):
+                 num_classes: Optional[int] = None, conditioning: str = "projection",
+                 minibatch: Optional[str] = None, mbd_features: int = 100, mbd_kernel_dims: int = 5):
         super().__init__()
         _check_sizes("DCGANDiscriminator", channels=channels, width=width)
         if norm not in NORMS:
             raise ConfigError(f"norm={norm!r}; use one of {NORMS}")
+        _check_minibatch(minibatch)
+        if minibatch is not None and num_classes is not None:
+            raise ConfigError("minibatch= is for the unconditional discriminator (num_classes=None)")
         if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool)
                                         or num_classes < 1):
             raise ConfigError(f"num_classes={num_classes!r} must be a whole number >= 1 (None: unconditional)")
@@ -320,7 +532,12 @@ class DCGANDiscriminator(nn.Module):
                        "width": width, "norm": norm}
         if num_classes is not None:                  # only then: unconditional configs stay as they were
             self.config.update(num_classes=num_classes, conditioning=conditioning)
+        if minibatch is not None:                    # likewise: notebook 04's configs stay as they were
+            self.config["minibatch"] = minibatch
+            if minibatch == "discrimination":
+                self.config.update(mbd_features=mbd_features, mbd_kernel_dims=mbd_kernel_dims)
         self.channels, self.image_size, self.norm = channels, image_size, norm
+        self.minibatch = minibatch
         self.num_classes = num_classes
         self.conditioning = conditioning if num_classes is not None else None
         start, n_down = _plan(image_size)
@@ -334,10 +551,15 @@ class DCGANDiscriminator(nn.Module):
             layers += [sn(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm in ("none", "spectral"))),
                        _norm_layer(norm, ch * 2, size // 2), nn.LeakyReLU(0.2, True)]
             ch, size = ch * 2, size // 2
-        # (B, ch, start, start) -> (B, 1, 1, 1)
-        layers.append(sn(nn.Conv2d(ch, 1, start, 1, 0, bias=False)))
+        # (B, ch, start, start) -> (B, 1, 1, 1); with the minibatch std, (B, ch + 1, start, start) -> (B, 1, 1, 1)
+        layers.append(sn(nn.Conv2d(ch + (minibatch == "stddev"), 1, start, 1, 0, bias=False)))
         self.net = nn.Sequential(*layers)
         self.feature_dim = ch * start * start        # dimension of phi(x)
+        if minibatch == "discrimination":
+            self.minibatch_layer = MinibatchDiscrimination(self.feature_dim, mbd_features, mbd_kernel_dims)
+            self.minibatch_head = sn(nn.Linear(mbd_features, 1, bias=False))   # w: o(x) -> its share of the logit
+        elif minibatch == "stddev":
+            self.minibatch_layer = MinibatchStdDev(group_size=4)
         if self.conditioning == "projection":
             self.embed = sn(nn.Embedding(num_classes, self.feature_dim))        # V: (K, ch*start*start)
         elif self.conditioning == "acgan":
@@ -350,6 +572,9 @@ class DCGANDiscriminator(nn.Module):
             with torch.no_grad():
                 nn.init.normal_(_raw_weight(self.classifier), 0.0, 0.02)
                 nn.init.zeros_(self.classifier.bias)
+        if minibatch == "discrimination":                # likewise
+            with torch.no_grad():
+                nn.init.normal_(_raw_weight(self.minibatch_head), 0.0, 0.02)
 
     def _check_images(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or tuple(x.shape[1:]) != (self.channels, self.image_size, self.image_size):
@@ -365,7 +590,13 @@ class DCGANDiscriminator(nn.Module):
             if y is not None:
                 raise ValueError("this DCGANDiscriminator is unconditional (num_classes=None) and takes no labels; "
                                  "build it with num_classes=K for D(x, y)")
-            return self.net(x).view(-1)  # (B, 1, 1, 1) -> (B,)
+            if self.minibatch is None:
+                return self.net(x).view(-1)  # (B, 1, 1, 1) -> (B,)
+            h = self.features(x)                                                 # phi(x): (B, ch, start, start)
+            if self.minibatch == "stddev":
+                return self.net[-1](self.minibatch_layer(h)).view(-1)            # psi([phi(x), std]): (B,)
+            o = self.minibatch_layer(h.flatten(1))                               # o(x): (B, mbd_features)
+            return self.net[-1](h).view(-1) + self.minibatch_head(o).view(-1)   # psi(phi(x)) + <w, o(x)>
         y = check_labels(y, self.num_classes, x.shape[0], "DCGANDiscriminator", _range_checked(y, self))
         if self.conditioning == "concat":
             onehot = F.one_hot(y, self.num_classes).to(x.dtype)                  # (B, K)
@@ -410,7 +641,7 @@ def dcgan_init(model: nn.Module) -> nn.Module:
         elif isinstance(m, ConditionalBatchNorm2d):
             nn.init.normal_(m.gain.weight, 1.0, 0.02)     # gamma_c ~ N(1, 0.02) for every class
             nn.init.zeros_(m.shift.weight)                # beta_c = 0
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d)) and m.weight is not None:
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d, VirtualBatchNorm)) and m.weight is not None:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
     return model

@@ -27,11 +27,11 @@ from typing import Callable, Optional
 import torch
 import torch.nn as nn
 
-from .checkpoint import (LATEST, RunLock, all_finite, check_resumable, load_checkpoint, restore_training,
-                         save_checkpoint, training_state)
+from .checkpoint import (LATEST, RunLock, all_finite, bare_module, check_resumable, load_checkpoint,
+                         restore_training, save_checkpoint, training_state)
 from .distributed import Parallel, on_main
 from .augment import DiffAugment, parse_policy
-from .losses import LOSSES, clip_weights, r1_penalty
+from .losses import LOSSES, HistoricalAverage, clip_weights, r1_penalty
 from .loop import NonFiniteLossError, ScalarLog, StopRequest, TrainingInterrupted  # noqa: F401 (re-exported)
 from .models import check_labels, eval_mode, has_batchnorm, has_spectral_norm, sample
 from .runtime import ConfigError, UserError, atomic_write, check_seed, ensure_writable_dir, remove_stale_temp_files
@@ -44,7 +44,7 @@ MAX_STEPS = 10_000_000
 
 @dataclass
 class TrainConfig:
-    loss: str = "bce-ns"            # bce-ns | bce-saturating | wgan-clip | wgan-gp | wgan-sn | hinge | lsgan (losses.LOSSES)
+    loss: str = "bce-ns"            # bce-ns | bce-saturating | feature-matching | wgan-clip | wgan-gp | wgan-sn | hinge | lsgan | acgan (losses.LOSSES)
     steps: int = 2000               # generator updates; D gets n_critic updates per G update
     batch_size: int = 128           # the DCGAN paper's batch; under torchrun the global one (all processes together)
     latent_dim: int = 100           # must equal G.latent_dim; z ~ N(0, I)
@@ -59,6 +59,8 @@ class TrainConfig:
     r1_gamma: float = 0.0           # > 0 adds gamma/2 * E||grad_x D(x)||^2 on reals to any loss (Mescheder et al. 2018)
     r1_every: int = 1               # lazy R1: every k-th D step, weighted k times (StyleGAN2, Karras et al. 2020; they use 16)
     augment: Optional[str] = None   # DiffAugment policy for D's inputs, real and fake, e.g. "color,translation,cutout"
+    real_label: float = 1.0         # D's target for reals; 0.9 = one-sided label smoothing, fakes keep 0 (Salimans et al. 2016, sec. 3.4; BCE losses)
+    hist_avg_weight: float = 0.0    # > 0 adds w * ||theta - mean of its past values||^2 to D's and G's losses: historical averaging (Salimans et al. 2016, sec. 3.3)
     ema_decay: float = 0.999        # EMA of G's weights, sampled for grids and evaluation; 0 = off
     log_every: int = 50             # host sync interval: scalars flushed to history, NaN check
     sample_every: int = 500         # fixed-noise grid interval (0 = only at the end)
@@ -89,7 +91,8 @@ class TrainConfig:
         step per G step, setting C of Miyato et al. 2018 (Table 1, the DCGAN setting they also ran;
         their best SN-GAN setting was B, the same with lr 1e-4); lsgan: the DCGAN optimiser, so that
         only the loss differs from bce-ns (notebook 10); acgan: the DCGAN optimiser with the AC-GAN
-        class terms (notebook 09).
+        class terms (notebook 09); feature-matching: the DCGAN optimiser, so that only G's loss differs
+        from bce-ns (notebook 14).
 
         ``ttur=True``: the two time-scale learning rates Heusel et al. 2017 ran, for the loss they ran
         them with (:data:`TTUR_RATES`, which names the source of each pair): bce-ns as their DCGAN on
@@ -105,6 +108,7 @@ class TrainConfig:
             "hinge": dict(lr_g=2e-4, lr_d=2e-4, betas_g=(0.5, 0.999), betas_d=(0.5, 0.999), n_critic=1),
             "lsgan": {},
             "acgan": {},
+            "feature-matching": {},
         }
         if loss not in base:
             raise ConfigError(f"Unknown loss {loss!r}; use one of {list(base)}")
@@ -160,6 +164,18 @@ class TrainConfig:
                 parse_policy(self.augment)
             except ValueError as e:
                 raise ConfigError(f"augment={self.augment!r}: {e}") from None
+        if isinstance(self.real_label, bool) or not isinstance(self.real_label, (int, float)) \
+                or not 0.0 < self.real_label <= 1.0:
+            raise ConfigError(f"real_label={self.real_label!r} must be a number in (0, 1] (1 = no smoothing; 0.9 is "
+                              "one-sided label smoothing)")
+        if self.real_label != 1.0 and not LOSSES[self.loss].label_smoothing:
+            raise ConfigError(f"real_label={self.real_label} (one-sided label smoothing) is a target of the BCE losses; "
+                              f"loss={self.loss!r} has no real/fake targets. Use bce-ns, bce-saturating or "
+                              "feature-matching, or leave real_label at 1.0")
+        if isinstance(self.hist_avg_weight, bool) or not isinstance(self.hist_avg_weight, (int, float)) \
+                or not self.hist_avg_weight >= 0:
+            raise ConfigError(f"hist_avg_weight={self.hist_avg_weight!r} must be a number >= 0 (0 = no historical "
+                              "averaging)")
         self.betas_g, self.betas_d = tuple(self.betas_g), tuple(self.betas_d)
 
 
@@ -226,8 +242,20 @@ def _augmenter(cfg: TrainConfig):
     return DiffAugment(cfg.augment) if cfg.augment else None
 
 
+def _historical_term(cfg: TrainConfig, model: nn.Module, hist: Optional[HistoricalAverage], who: str) -> torch.Tensor:
+    """w * ||theta - mean of theta's past values||^2 for ``model`` (historical averaging), after adding the
+    current theta to ``hist``'s running mean."""
+    if hist is None:
+        raise ConfigError(f"hist_avg_weight={cfg.hist_avg_weight} (historical averaging) needs the running mean of "
+                          f"{who}'s parameters: pass hist=HistoricalAverage({who}) (gan_utils.losses); train() makes them")
+    bare = bare_module(model)                               # the parameters the optimiser steps, without wrappers
+    hist.update(bare)                                       # mean_t = (1/t) sum_{i<=t} theta[i]
+    return cfg.hist_avg_weight * hist.penalty(bare)         # w ||theta - mean_t||^2
+
+
 def d_step(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, opt_d: torch.optim.Optimizer,
-           cfg: TrainConfig, scaler=None, d_iter: Optional[int] = None, y: Optional[torch.Tensor] = None) -> dict:
+           cfg: TrainConfig, scaler=None, d_iter: Optional[int] = None, y: Optional[torch.Tensor] = None,
+           hist: Optional[HistoricalAverage] = None) -> dict:
     """(1) Update D once: minimise the D/critic loss of ``cfg.loss`` on a real and a fake batch.
 
     ``fake`` is detached here, so no gradient reaches G and G's graph (reused by the G step when
@@ -238,6 +266,9 @@ def d_step(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, opt_d: torch.op
     the run, counts them) and then weighted ``r1_every`` times. Returns 0-d tensors (no host sync).
     ``y``: the class labels of a class-conditional D (notebook 09), shared by the real and the fake
     batch (the fakes were made for the real batch's classes); penalties see D(., y) too.
+    Notebook 14: ``cfg.real_label < 1`` smooths the reals' target (one-sided label smoothing);
+    ``cfg.hist_avg_weight > 0`` adds historical averaging, with ``hist`` the running mean of D's
+    parameters (a :class:`~gan_utils.losses.HistoricalAverage`, updated here).
     """
     spec = LOSSES[cfg.loss]
     aug = _augmenter(cfg)
@@ -245,8 +276,13 @@ def d_step(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, opt_d: torch.op
     D_in = D_y if aug is None else (lambda x: D_y(aug(x)))  # what D sees: T(x) for reals and fakes alike
     fake = fake.detach()                                   # the D step must not train G
     real_out, fake_out = D_in(real).float(), D_in(fake).float()  # (B,) logits / scores; fp32 losses under autocast
-    loss = spec.d_loss(real_out, fake_out)                 # e.g. -E[log D(x)] - E[log(1 - D(G(z)))]
+    smooth = {"real_label": cfg.real_label} if spec.label_smoothing and cfg.real_label != 1.0 else {}
+    loss = spec.d_loss(real_out, fake_out, **smooth)       # e.g. -E[log D(x)] - E[log(1 - D(G(z)))]
     out = {}
+    if cfg.hist_avg_weight > 0:
+        term = _historical_term(cfg, D, hist, "D")
+        loss = loss + term
+        out["hist_avg_D"] = term.detach()
     if spec.penalty is not None:
         pen = spec.penalty(D_in, real, fake, grad_scaler=scaler)   # e.g. E[(||grad f(x_hat)|| - 1)^2]
         loss = loss + getattr(cfg, spec.penalty_weight) * pen
@@ -290,26 +326,62 @@ def d_step(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, opt_d: torch.op
     return out
 
 
+def _features_of(D: nn.Module):
+    """D's intermediate layer f for feature matching: ``D.features``. Under torchrun the DDP wrapper is taken
+    off (D is frozen in the G step, so no gradient of D needs syncing); under the fast path it runs in the fast
+    path's layout and precision (:meth:`gan_utils.fast.FastModule.features`), eagerly."""
+    from torch.nn.parallel import DataParallel, DistributedDataParallel
+
+    m = D
+    while isinstance(m, (DistributedDataParallel, DataParallel)):
+        m = m.module
+    bare = bare_module(m)
+    if not callable(getattr(bare, "features", None)):
+        raise ConfigError(f"loss='feature-matching' matches D's features, and {type(bare).__name__} has no features() "
+                          "method: use MLPDiscriminator or DCGANDiscriminator")
+    return m.features if type(m).__name__ == "FastModule" else bare.features
+
+
 def g_step(D: nn.Module, fake: torch.Tensor, opt_g: torch.optim.Optimizer, cfg: TrainConfig,
-           G: Optional[nn.Module] = None, scaler=None, y: Optional[torch.Tensor] = None) -> dict:
+           G: Optional[nn.Module] = None, scaler=None, y: Optional[torch.Tensor] = None,
+           real: Optional[torch.Tensor] = None, hist: Optional[HistoricalAverage] = None) -> dict:
     """(2) Update G once: minimise the G loss of ``fake = G(z)`` (with its graph) through a frozen D.
 
     D's parameters get no gradient and are not stepped (``opt_g`` holds G's parameters only). With
     ``cfg.augment`` the fakes go through the same DiffAugment policy as in the D step, and G's
     gradient flows back through it. ``y``: the classes ``fake = G(z, y)`` was made for, for a
-    class-conditional D (notebook 09).
+    class-conditional D (notebook 09). Notebook 14: ``loss="feature-matching"`` compares D's features
+    of ``real`` (a real batch, needed then) and of the fakes instead of D's scores;
+    ``cfg.hist_avg_weight > 0`` adds historical averaging with ``hist``, the running mean of G's parameters.
     """
     aug = _augmenter(cfg)
+    spec = LOSSES[cfg.loss]
+    if cfg.hist_avg_weight > 0 and G is None:
+        raise ConfigError("historical averaging in the G step needs g_step(..., G=G) (the generator whose parameters "
+                          "are averaged)")
     D.requires_grad_(False)                    # D is a fixed function during the G step
     try:
         x = fake if aug is None else aug(fake)                   # T(G(z)) with DiffAugment
-        scores = (D(x) if y is None else D(x, y)).float()        # D(T(G(z))), or D(T(G(z, y)), y): conditional
-        loss = LOSSES[cfg.loss].g_loss(scores)             # e.g. -E[log D(G(z))]; fp32 even when D ran in bf16
+        if spec.g_features:                                      # feature matching: statistics of D's layer f
+            if real is None:
+                raise ConfigError("loss='feature-matching' needs a real batch in the G step: g_step(..., real=real)")
+            f = _features_of(D)
+            with torch.no_grad():
+                real_f = f(real if aug is None else aug(real))   # f(x): no gradient (D is fixed, x is data)
+            loss = spec.g_loss(real_f, f(x))                     # ||E f(x) - E f(G(z))||^2
+        else:
+            scores = (D(x) if y is None else D(x, y)).float()    # D(T(G(z))), or D(T(G(z, y)), y): conditional
+            loss = spec.g_loss(scores)                           # e.g. -E[log D(G(z))]; fp32 even when D ran in bf16
+        out = {}
+        if cfg.hist_avg_weight > 0:
+            term = _historical_term(cfg, G, hist, "G")
+            loss = loss + term
+            out["hist_avg_G"] = term.detach()
         params = G.parameters() if G is not None else [p for g in opt_g.param_groups for p in g["params"]]
         norm, skipped = _backward_and_step(loss, params, opt_g, scaler, cfg.grad_norms)
     finally:
         D.requires_grad_(True)
-    out = {"loss_G": loss.detach()}
+    out["loss_G"] = loss.detach()
     if norm is not None:
         out["grad_norm_G"] = norm
     if skipped is not None:
@@ -454,6 +526,11 @@ def check_setup(G, D, real: torch.Tensor, cfg: TrainConfig, labels: Optional[tor
     class-conditional G and D (notebook 09) also the first batch's ``labels``."""
     spec = LOSSES[cfg.loss]
     _check_classes(G, D, real, cfg, labels)
+    if spec.g_features:
+        if getattr(bare_module(D), "num_classes", None) is not None:
+            raise ConfigError("loss='feature-matching' is for unconditional GANs here (the class-conditional "
+                              "discriminators' features do not see the label); use bce-ns for a conditional GAN")
+        _features_of(D)                                    # D must expose features(): a clear error otherwise
     if spec.penalty is not None and has_batchnorm(D):
         raise ConfigError(f"{cfg.loss} with a BatchNorm critic: BatchNorm mixes the samples of a batch, so the "
                           "per-sample gradient penalty is wrong. Build the critic with norm='layer', "
@@ -512,8 +589,10 @@ class _Bookkeeper:
     """Everything a training step leaves behind: the log (flushed with one host sync every
     ``log_every`` steps, NaN guard included), fixed-noise grids, checkpoints, the callback."""
 
-    def __init__(self, cfg, G, D, ema, optimizers, device, out_dir, callback, par: Optional[Parallel] = None):
+    def __init__(self, cfg, G, D, ema, optimizers, device, out_dir, callback, par: Optional[Parallel] = None,
+                 hist: Optional[dict] = None):
         self.cfg, self.G, self.D, self.ema, self.opts = cfg, G, D, ema, optimizers
+        self.hist = hist                                        # historical averages {"G", "D"} (notebook 14) or None
         self.device, self.callback = device, callback
         self.par = par if par is not None else Parallel(device)   # torchrun: rank 0 writes, the others follow
         self.out_dir = Path(out_dir) if out_dir is not None else None
@@ -556,7 +635,7 @@ class _Bookkeeper:
             return 0
         check_resumable(ck, self.G, self.D, self.cfg, data, path)
         got = restore_training(ck, G=self.G, D=self.D, ema=self.ema, opt_g=self.opts[0], opt_d=self.opts[1],
-                               loader=data, device=self.device)
+                               loader=data, device=self.device, hist=self.hist)
         self.fixed_z = got["fixed_noise"]
         self.history.clear()
         self.history.update(got["history"])                     # the log writes into this same dict
@@ -621,7 +700,8 @@ class _Bookkeeper:
                                      "Lower the learning rates or check the data range.")
         on_main(lambda: save_checkpoint(training_state(  # torchrun: rank 0 writes, the others wait
             step=step, cfg=self.cfg, G=self.G, D=self.D, ema=self.ema, opt_g=self.opts[0], opt_d=self.opts[1],
-            fixed_noise=self.fixed_z, history=self.history, loader=fp.data, device=self.device), self.out_dir / LATEST))
+            fixed_noise=self.fixed_z, history=self.history, loader=fp.data, device=self.device, hist=self.hist),
+            self.out_dir / LATEST))
 
     def write_history(self) -> None:
         if self.out_dir is not None:
@@ -658,12 +738,15 @@ def train(G: nn.Module, D: nn.Module, data, cfg: TrainConfig, *, device=None, ou
     par.same_start(G, D)                       # torchrun: rank 0's weights everywhere, before the EMA copies G
     opt_g, opt_d = optimizers or make_optimizers(G, D, cfg, device)
     ema = EMA(G, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    # historical averaging (notebook 14): the running mean of each player's parameters, checkpointed with them
+    hist = {"G": HistoricalAverage(G), "D": HistoricalAverage(D)} if cfg.hist_avg_weight > 0 else None
+    hist_g, hist_d = (hist["G"], hist["D"]) if hist else (None, None)
     reuse = cfg.n_critic == 1                  # the G step reuses the D step's fake batch (and its graph)
     new_z = par.noise(cfg.latent_dim)          # z ~ N(0, I) for a batch (torchrun: this rank's rows of the global z)
     data = par.shard(data)                     # torchrun: this rank's part of every global batch
     progress = progress and par.is_main
 
-    with _Bookkeeper(cfg, G, D, ema, (opt_g, opt_d), device, out_dir, callback, par) as book:  # lock, resume, logs
+    with _Bookkeeper(cfg, G, D, ema, (opt_g, opt_d), device, out_dir, callback, par, hist) as book:  # lock, resume, logs
         start = book.resume(data) if resume else 0
         with fast_path(cfg, G, D, ema and ema.model, (opt_g, opt_d), data, device, cfg.steps - start) as fp, \
                 par, StopRequest() as stop:
@@ -682,14 +765,15 @@ def train(G: nn.Module, D: nn.Module, data, cfg: TrainConfig, *, device=None, ou
                     real, y = next(batches)                # y: the batch's class labels (conditional GAN), else None
                     with torch.set_grad_enabled(reuse):
                         fake = generate(Gf, new_z(real), y)  # G(z) or G(z, y); its graph kept if the G step reuses it
-                    d_out = d_step(Df, real, fake, opt_d, cfg, scaler=fp.scaler_d, d_iter=step * cfg.n_critic + k, y=y)
+                    d_out = d_step(Df, real, fake, opt_d, cfg, scaler=fp.scaler_d, d_iter=step * cfg.n_critic + k, y=y,
+                                   hist=hist_d)
                     skips += [d_out["skipped_D"]] if "skipped_D" in d_out else []
                 if skips:
                     d_out["skipped_D"] = torch.stack(skips).sum()   # of this step's n_critic D updates
-                # (2) Update G: through a frozen D
+                # (2) Update G: through a frozen D (feature matching compares D's features of `real` and the fakes)
                 if not reuse:
                     fake = generate(Gf, new_z(real), y)
-                g_out = g_step(Df, fake, opt_g, cfg, G, scaler=fp.scaler_g, y=y)
+                g_out = g_step(Df, fake, opt_g, cfg, G, scaler=fp.scaler_g, y=y, real=real, hist=hist_g)
                 if ema is not None:
                     ema.update(G)
                 book.end_of_step(step + 1, {**d_out, **g_out}, fp, bar, stop.requested)  # logs, grids, checkpoints

@@ -43,6 +43,11 @@ CONCEPTS = {
     "13_sequence_gans": "GANs for tokens: no gradient through a sample; REINFORCE vs Gumbel-softmax measured; SeqGAN on its "
                         "synthetic oracle (rollouts, CNN D) vs MLE over 3 seeds; exposure bias measured; temperature "
                         "sweep vs the GANs (Caccia 2020); SeqGAN is not a video model",
+    "14_improved_techniques": "Salimans et al. 2016: feature matching, minibatch discrimination (and ProGAN's minibatch "
+                              "stddev), historical averaging, one-sided label smoothing, virtual BN, each measured over 3 "
+                              "seeds on ring8/grid25 and Fashion-MNIST; the semi-supervised GAN on 100 labels. Any time "
+                              "after 06/07: it uses 02's mode-coverage toys, 04's DCGAN, 06's FD-classifier and recall, "
+                              "and compares with 07's WGAN-GP and spectral norm",
 }
 
 

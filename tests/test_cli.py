@@ -103,6 +103,24 @@ def test_cifar10_offline_and_inception_offline_are_clear_errors(tmp_path, capsys
         assert "Inception" in capsys.readouterr().err
 
 
+# ---------------------------------------------------------------- notebook 14's flags (Salimans et al. 2016)
+def test_salimans_flags_reach_the_models_and_the_loop_and_resume(tmp_path, capsys):
+    # guards against: a flag parsed and then dropped on the way to TrainConfig or the models' constructors
+    out = tmp_path / "run"
+    args = ["train", "--dataset", "synthetic", "--channels", "1", "--width", "8", "--batch-size", "16", "--steps", "3",
+            "--loss", "feature-matching", "--real-label", "0.9", "--hist-avg-weight", "0.01",
+            "--d-minibatch", "discrimination", "--g-norm", "virtual", "--out", str(out)]
+    assert main(args) == 0
+    ck = load_checkpoint(out)
+    assert (ck["config"]["loss"], ck["config"]["real_label"], ck["config"]["hist_avg_weight"]) == ("feature-matching", 0.9, 0.01)
+    assert ck["model_config"]["D"]["minibatch"] == "discrimination" and ck["model_config"]["G"]["norm"] == "virtual"
+    assert ck["hist_avg"]["G"]["t"] == 3 and "ref_z" in ck["G"]
+    assert main(args[:args.index("--steps") + 1] + ["5"] + args[args.index("--steps") + 2:] + ["--resume"]) == 0
+    assert load_checkpoint(out)["hist_avg"]["D"]["t"] == 5
+    assert main(["sample", "--checkpoint", str(out), "--n", "3", "--out", str(tmp_path / "s.pt")]) == 0
+    capsys.readouterr()
+    assert main(["train", "--dataset", "synthetic", "--loss", "hinge", "--real-label", "0.9", "--out", str(tmp_path / "x")]) == 2
+    assert "real_label" in capsys.readouterr().err
 # ---------------------------------------------------------------- translators (notebook 11)
 from test_translation import _pairs, _write  # noqa: E402  (the folder helpers of the translation tests)
 def test_cli_train_and_translate_end_to_end(tmp_path, capsys):

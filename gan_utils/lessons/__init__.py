@@ -10,6 +10,9 @@ The library (``gan_utils.runtime``, ``data``, ``models``, ``losses``, ``train``,
 - ``debug_lab``  the classic GAN bugs behind switches, the Dirac GAN (05_debugging_lab)
 - ``evaluation`` corruption ladders, FD against n, class subsets (06_evaluation)
 - ``lipschitz``  JSD vs W1 in 1-D, how Lipschitz a critic is, clipping / GP / SN compared (07_wgan)
+- ``recipes``    the Dirac GAN's eigenvalues, the recorded recipe comparison (10_modern_recipes)
+- ``improved``   Salimans et al. 2016 measured: label smoothing's D*, the toy / Fashion-MNIST / semi-supervised
+                 records (14_improved_techniques)
 - ``widgets``    sliders with a static fallback (01, 04)
 - ``recipes``    the Dirac GAN and the recorded recipe comparison (10_modern_recipes)
 - ``image_to_image`` the edges -> garments and sneaker <-> sandal tasks, their measures and recorded ablations (11_image_to_image)

@@ -1,6 +1,6 @@
 """Recorded multi-seed results that the notebooks load (docs/*_record.json, written by scripts/record_*.py):
 mean +- std over seeds, their format, and loading a record (from this repository, or downloaded from
-GitHub when the package runs without it, e.g. on Colab). Used by notebooks 10 (recipes), 11 (image-to-image translation) and 13 (sequence GANs)."""
+GitHub when the package runs without it, e.g. on Colab). Used by notebooks 10 (recipes), 11 (image-to-image translation), 13 (sequence GANs) and 14 (improved techniques)."""
 from __future__ import annotations
 
 import json
@@ -93,15 +93,32 @@ def fmt_p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def welch_verdict(sa: dict, sb: dict) -> str:
-    """What the difference of two :func:`stats` entries says by Welch's t-test of their seeds' values:
-    supported (p < P_SUPPORTED), suggestive (p < P_SUGGESTIVE) or not distinguished, with the statistic."""
+def verdict_level(sa: dict, sb: dict) -> tuple:
+    """The verdict of :func:`welch_verdict` as one word and the test: ``("supported" | "suggestive" |
+    "not distinguished", WelchTest)``, or ``("one seed" | "no spread", None)`` where there is nothing to test.
+    What notebooks check their readings against."""
     n = min(len(sa["values"]), len(sb["values"]))
     if n < 2:
-        return "one seed: no spread to judge it by"
+        return "one seed", None
     if sa["std"] == 0 and sb["std"] == 0:
-        return f"the same in each of the {n} seeds (no spread: nothing to test)"
+        return "no spread", None
     w = welch_t_test(sa["values"], sb["values"])
+    return ("supported" if w.p < P_SUPPORTED else "suggestive" if w.p < P_SUGGESTIVE else "not distinguished"), w
+
+
+def welch_verdict(sa: dict, sb: dict, short: bool = False) -> str:
+    """What the difference of two :func:`stats` entries says by Welch's t-test of their seeds' values:
+    supported (p < P_SUPPORTED), suggestive (p < P_SUGGESTIVE) or not distinguished, with the statistic.
+    ``short``: the word and the p-value only ("suggestive, p = 0.072"; notebook 14's tables, which explain
+    the words once)."""
+    n = min(len(sa["values"]), len(sb["values"]))
+    level, w = verdict_level(sa, sb)
+    if short:
+        return level if w is None else f"{level}, {fmt_p(w.p)}"
+    if level == "one seed":
+        return "one seed: no spread to judge it by"
+    if level == "no spread":
+        return f"the same in each of the {n} seeds (no spread: nothing to test)"
     stat = f"Welch's t = {abs(w.t):.2f}, {w.df:.1f} degrees of freedom, {fmt_p(w.p)}"
     if w.p < P_SUPPORTED:
         return f"a difference these {n} seeds support ({stat}; for this model, budget and data)"

@@ -108,16 +108,22 @@ def uniform_pdf(x, lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- the optimal discriminator
-def optimal_discriminator(p_data, p_g) -> np.ndarray:
+def optimal_discriminator(p_data, p_g, real_label: float = 1.0, fake_label: float = 0.0) -> np.ndarray:
     """D*(x) = p_data(x) / (p_data(x) + p_g(x)), the maximiser of V(., G) for a fixed G.
 
     Defined as 1/2 where both densities are 0 (0/0: no sample ever lands there, so D's value does
     not enter V; 1/2 is "cannot tell").
+
+    With smoothed targets, alpha = ``real_label`` for reals and beta = ``fake_label`` for fakes (notebook 14),
+    D minimises -p_data [alpha log D + (1 - alpha) log(1 - D)] - p_g [beta log D + (1 - beta) log(1 - D)] at
+    every x; setting its derivative in D to zero gives (Salimans et al. 2016, section 3.4)
+
+        D*(x) = (alpha p_data(x) + beta p_g(x)) / (p_data(x) + p_g(x)).
     """
     p_data, p_g = _densities(p_data, p_g, ("p_data", "p_g"))
     total = p_data + p_g
     safe = np.where(total > 0, total, 1.0)
-    return np.where(total > 0, p_data / safe, 0.5)
+    return np.where(total > 0, (real_label * p_data + fake_label * p_g) / safe, 0.5)
 
 
 def optimal_logit(p_data, p_g) -> np.ndarray:

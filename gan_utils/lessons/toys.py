@@ -189,7 +189,8 @@ def train_toy(loss: str, data, *, steps: int = 2000, centers=None, std: Optional
               batch_size: int = 256, n_samples: int = 2500, sample_every: int = 100,
               ema_decay: float = 0.999, lim: Optional[float] = None, res: int = 90,
               x_grid=None, seed: int = 0, device=None, progress: bool = True,
-              lr_decay: bool = False, standardise: bool = True, **overrides) -> ToyRun:
+              lr_decay: bool = False, standardise: bool = True, g_options: Optional[dict] = None,
+              d_options: Optional[dict] = None, **overrides) -> ToyRun:
     """Train one variant (``loss`` as in :meth:`TrainConfig.preset`) of an MLP GAN on ``data``.
 
     ``data``: a float tensor ``(N, 1)`` (1-D toys) or ``(N, 2)`` (2-D mixtures; pass the mixture's
@@ -209,6 +210,10 @@ def train_toy(loss: str, data, *, steps: int = 2000, centers=None, std: Optional
     code: networks at their default initialisation put their ReLU kinks and outputs at the unit
     scale, and a grid spanning [-4, 4] is then slow to reach. Everything recorded (samples, fields,
     coverage) is mapped back to the data's own coordinates.
+
+    ``g_options`` / ``d_options`` go to the generator's / discriminator's constructor (notebook 14:
+    ``{"norm": "virtual"}``, ``{"minibatch": "discrimination"}``). A discriminator with a minibatch layer
+    scores each point in the context of its batch, so it has no field: snapshots then hold ``None``.
     """
     if isinstance(data, str):
         data_name = data_name or data
@@ -226,8 +231,9 @@ def train_toy(loss: str, data, *, steps: int = 2000, centers=None, std: Optional
     cfg = TrainConfig.preset(loss, **{**cfg_kw, **overrides})
 
     seed_everything(seed)
-    G = MLPGenerator(latent_dim, (dim,), hidden, depth).to(device)
-    D = MLPDiscriminator((dim,), hidden, depth).to(device)
+    G = MLPGenerator(latent_dim, (dim,), hidden, depth, **(g_options or {})).to(device)
+    D = MLPDiscriminator((dim,), hidden, depth, **(d_options or {})).to(device)
+    has_field = getattr(D, "minibatch", None) is None      # a batch-dependent D has no per-point field
     loader = _loader((data - shift) / scale, cfg.batch_size, device, seed)
 
     if dim == 2:
@@ -247,7 +253,8 @@ def train_toy(loss: str, data, *, steps: int = 2000, centers=None, std: Optional
     def snapshot(step: int, G_ema=None) -> None:
         with eval_mode(G):
             xg = G(fixed_z).float().cpu() * scale + shift          # back to data coordinates
-        snap = {"step": step, "samples": xg, "field": d_field(D, (points - shift) / scale, loss, shape)}
+        snap = {"step": step, "samples": xg,
+                "field": d_field(D, (points - shift) / scale, loss, shape) if has_field else None}
         if centers is not None:
             snap["coverage"] = mode_coverage(xg, centers, std)
             if G_ema is not None and G_ema is not G:
@@ -275,7 +282,8 @@ def train_toy(loss: str, data, *, steps: int = 2000, centers=None, std: Optional
     run = ToyRun(loss=loss, data_name=data_name, result=result, snapshots=snapshots, grid=grid,
                  centers=centers, std=std, seconds=seconds, cpu_seconds=cpu,
                  config={"hidden": hidden, "depth": depth, "latent_dim": latent_dim, "scale": scale,
-                         "lr_decay": lr_decay, **vars(cfg)})
+                         "lr_decay": lr_decay, "g_options": dict(g_options or {}), "d_options": dict(d_options or {}),
+                         **vars(cfg)})
     if centers is not None:
         run.final = snapshots[-1]["coverage"]
         with torch.no_grad():
