@@ -135,7 +135,7 @@ class TrainConfig:
                 parse_policy(self.augment)
             except ValueError as e:
                 raise ConfigError(f"augment={self.augment!r}: {e}") from None
-        self.betas_g, self.betas_d = tuple(self.betas_g), tuple(self.betas_d)
+        self.betas_g, self.betas_d = (tuple(float(b) for b in self.betas_g), tuple(float(b) for b in self.betas_d))
 
 
 #: Two time-scale update rule learning rates (Heusel et al. 2017, Table 1: b for D, a for G), by loss.
@@ -395,7 +395,9 @@ def check_setup(G, D, real: torch.Tensor, cfg: TrainConfig, labels: Optional[tor
             raise ConfigError(f"Real images are in [{lo:.3g}, {hi:.3g}] but the generator's tanh outputs "
                               "[-1, 1]: D can easily tell real from fake by their range. Scale with x * 2 - 1 "
                               "(gan_utils.data.load_dataset already returns [-1, 1]).")
-    with torch.no_grad(), eval_mode(G):
+    # a probe forward pass; forked random state: a G with noise inputs (notebook 12) would otherwise draw from the
+    # stream the run continues with, and a resumed run (which checks again) would not continue bit-exactly
+    with torch.no_grad(), eval_mode(G), torch.random.fork_rng(devices=[real.device] if real.device.type == "cuda" else []):
         n = 2 if labels is None else min(2, len(labels))
         fake = generate(G, torch.zeros(n, cfg.latent_dim, device=real.device), None if labels is None else labels[:n])
     if tuple(fake.shape[1:]) != tuple(real.shape[1:]):

@@ -65,6 +65,34 @@ def git_commit():
         return None
 
 
+class Provenance:
+    """What every record says about how it was made: started, finished, wall time, the 1-minute load average
+    before, after and every minute (a thread samples it), hardware, git commit, OpenMP settings. One home for
+    scripts/record_recipes.py and scripts/record_stylegan.py."""
+
+    def __init__(self, script: str, argv):
+        self.script, self.argv = script, list(sys.argv[1:] if argv is None else argv)
+        self.t0 = time.perf_counter()
+        self.load_before = os.getloadavg()[0]
+        self.loads = []                          # (minutes since start, 1-minute load average) every minute
+        self.stop = threading.Event()
+        self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        threading.Thread(target=self._sample_load, daemon=True).start()
+
+    def _sample_load(self):
+        while not self.stop.wait(0 if not self.loads else 60):
+            self.loads.append([round((time.perf_counter() - self.t0) / 60, 2), os.getloadavg()[0]])
+
+    def block(self, **extra) -> dict:
+        """The record's "recorded" block now (call it again later for a later state)."""
+        return {"script": self.script, "argv": self.argv, **extra, "started": self.started,
+                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "wall_seconds": time.perf_counter() - self.t0, "load_before": self.load_before,
+                "load_after": os.getloadavg()[0], "load_every_minute": list(self.loads),
+                "hardware": hardware(), "git_commit": git_commit(),
+                "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
+
+
 def main(argv=None) -> int:
     from gan_utils.lessons import recipes
     from gan_utils.runtime import atomic_write
@@ -91,35 +119,18 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     record = json.loads(out.read_text()) if args.only and out.exists() else {}
-    t0 = time.perf_counter()
-    load_before = os.getloadavg()[0]
-    loads = []                                   # (minutes since start, 1-minute load average) every minute
-    stop = threading.Event()
-
-    def sample_load():
-        while not stop.wait(0 if not loads else 60):
-            loads.append([round((time.perf_counter() - t0) / 60, 2), os.getloadavg()[0]])
-
-    threading.Thread(target=sample_load, daemon=True).start()
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    prov = Provenance("scripts/record_recipes.py", argv)
 
     def recorded(complete: bool) -> dict:
-        return {
-            "script": "scripts/record_recipes.py", "argv": sys.argv[1:] if argv is None else list(argv),
-            "sizes": {k: list(v) if isinstance(v, tuple) else v for k, v in sizes.items()},
-            "started": started, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "complete": complete, "wall_seconds": time.perf_counter() - t0, "load_before": load_before,
-            "load_after": os.getloadavg()[0], "load_every_minute": list(loads),
-            "hardware": hardware(), "git_commit": git_commit(), "smoke": bool(args.smoke),
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        }
+        return prov.block(sizes={k: list(v) if isinstance(v, tuple) else v for k, v in sizes.items()},
+                          complete=complete, smoke=bool(args.smoke))
 
     parts = [args.only] if args.only else ["pilot", "full", "limited"]
     for i, part in enumerate(parts):             # written after every part: a crash keeps what was done
         record = recipes.run_experiments(sizes=sizes, only=part, record=record)
         record["recorded"] = recorded(complete=i == len(parts) - 1)
         atomic_write(out, json.dumps(record, separators=(",", ":")) + "\n")
-    stop.set()
+    prov.stop.set()
     print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB) in {record['recorded']['wall_seconds'] / 60:.1f} min")
     for part in ("full", "limited"):
         for name, s in record.get(part, {}).get("summary", {}).items():

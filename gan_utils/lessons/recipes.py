@@ -619,30 +619,32 @@ def record_path() -> Path:
     return Path(__file__).resolve().parents[2] / "docs" / RECORD_NAME
 
 
-def load_record(path=None, repo: Optional[str] = None, ref: str = "main") -> dict:
-    """The recorded comparison: ``path``, else docs/recipes_record.json of this repository, else (an
-    installed package without the repository, e.g. on Colab) the same file downloaded from GitHub
-    ``repo`` at ``ref``. One clear error if none can be had."""
+def load_record(path=None, repo: Optional[str] = None, ref: str = "main", name: str = RECORD_NAME,
+                script: str = "scripts/record_recipes.py", local=None) -> dict:
+    """A recorded comparison: ``path``, else ``local`` (default: docs/recipes_record.json of this repository),
+    else (an installed package without the repository, e.g. on Colab) the file ``docs/<name>`` downloaded from
+    GitHub ``repo`` at ``ref``. One clear error, naming ``script`` (what writes it), if none can be had.
+    Notebook 12's record (:func:`gan_utils.lessons.stylegan.load_record`) is read through here too."""
     import json
     from pathlib import Path
 
     from ..runtime import UserError
 
-    p = Path(path) if path is not None else record_path()
+    p = Path(path) if path is not None else Path(local) if local is not None else record_path()
     if p.is_file():
         return json.loads(p.read_text())
     if path is None and repo:
         import urllib.request
 
-        url = f"https://raw.githubusercontent.com/{repo}/{ref}/docs/{RECORD_NAME}"
+        url = f"https://raw.githubusercontent.com/{repo}/{ref}/docs/{name}"
         try:
             with urllib.request.urlopen(url, timeout=30) as r:
                 return json.loads(r.read().decode())
         except Exception as e:  # noqa: BLE001 - offline, moved, ...: say what to do instead
-            raise UserError(f"no {RECORD_NAME} here ({p}) and downloading {url} failed ({e}). Run "
-                            "scripts/record_recipes.py from a clone of the course, or set RERUN_RECORD = True in the "
+            raise UserError(f"no {name} here ({p}) and downloading {url} failed ({e}). Run "
+                            f"{script} from a clone of the course, or set RERUN_RECORD = True in the "
                             "notebook's parameters cell (hours on a CPU).") from None
-    raise UserError(f"no recorded comparison at {p}: run python scripts/record_recipes.py (hours on a CPU), or set "
+    raise UserError(f"no recorded comparison at {p}: run python {script} (hours on a CPU), or set "
                     "RERUN_RECORD = True in the notebook's parameters cell.")
 
 
@@ -763,20 +765,24 @@ FULL_PAIRS = (("hinge+SN", "bce-ns"), ("bce-ns-plain", "bce-ns"), ("bce-ns+R1", 
 SENTENCE_MARKERS = {part: (f"<!-- record:{part} -->", f"<!-- /record:{part} -->") for part in ("full", "limited")}
 
 
+def verdict(sa: dict, sb: dict) -> str:
+    """What the spread of the seeds says about the difference of two :func:`summarise` entries' means."""
+    d = abs(sa["mean"] - sb["mean"])
+    lo, hi = max(sa["std"], sb["std"]), sa["std"] + sb["std"]
+    if d > hi:
+        return ("more than their two standard deviations together: a difference these three seeds support "
+                "(for this model, budget and data)")
+    if d > lo:
+        return "more than the larger standard deviation but less than the two together: a hint, not a result"
+    return "less than the larger standard deviation: not distinguished by three seeds"
+
+
 def _versus(a: str, b: str, sa: dict, sb: dict, what: str = "FD") -> str:
     """One sentence comparing two summary entries by the spread of their seeds."""
     d = sa["mean"] - sb["mean"]
-    lo, hi = max(sa["std"], sb["std"]), sa["std"] + sb["std"]
-    if abs(d) > hi:
-        verdict = ("more than their two standard deviations together: a difference these three seeds support "
-                   "(for this model, budget and data)")
-    elif abs(d) > lo:
-        verdict = "more than the larger standard deviation but less than the two together: a hint, not a result"
-    else:
-        verdict = "less than the larger standard deviation: not distinguished by three seeds"
     lower = LABELS.get(a, a) if d < 0 else LABELS.get(b, b)
     return (f"{LABELS.get(a, a)} vs {LABELS.get(b, b)}: {what} {'lower' if what == 'FD' else 'smaller'} for {lower} "
-            f"by {abs(d):.1f}, {verdict}.")
+            f"by {abs(d):.1f}, {verdict(sa, sb)}.")
 
 
 def record_sentences(record: dict, part: str) -> str:
@@ -815,20 +821,24 @@ def record_sentences(record: dict, part: str) -> str:
     return "\n".join(out)
 
 
-def write_sentences(notebook, record: dict) -> bool:
-    """Put :func:`record_sentences` between the markers of ``notebook`` (a path); True if it changed."""
+def write_sentences(notebook, record: dict, markers: Optional[dict] = None,
+                    sentences: Optional[Callable] = None) -> bool:
+    """Put ``sentences(record, part)`` (default :func:`record_sentences`) between the ``markers`` of every part
+    (default :data:`SENTENCE_MARKERS`) in ``notebook`` (a path); True if it changed."""
     import json
     from pathlib import Path
 
+    markers = SENTENCE_MARKERS if markers is None else markers
+    sentences = record_sentences if sentences is None else sentences
     p = Path(notebook)
     nb = json.loads(p.read_text())
     changed = False
-    for part, (start, end) in SENTENCE_MARKERS.items():
+    for part, (start, end) in markers.items():
         for c in nb["cells"]:
             src = "".join(c["source"])
             if c["cell_type"] == "markdown" and start in src and end in src:
                 i, j = src.index(start) + len(start), src.index(end)
-                new = src[:i] + "\n" + record_sentences(record, part) + "\n" + src[j:]
+                new = src[:i] + "\n" + sentences(record, part) + "\n" + src[j:]
                 if new != src:
                     c["source"], changed = new.splitlines(keepends=True), True
     if changed:
