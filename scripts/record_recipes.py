@@ -77,6 +77,7 @@ class Provenance:
         self.loads = []                          # (minutes since start, 1-minute load average) every minute
         self.stop = threading.Event()
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.commit = git_commit()               # the code that runs, even if the checkout moves on meanwhile
         threading.Thread(target=self._sample_load, daemon=True).start()
 
     def _sample_load(self):
@@ -89,7 +90,7 @@ class Provenance:
                 "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "wall_seconds": time.perf_counter() - self.t0, "load_before": self.load_before,
                 "load_after": os.getloadavg()[0], "load_every_minute": list(self.loads),
-                "hardware": hardware(), "git_commit": git_commit(),
+                "hardware": hardware(), "git_commit": self.commit,
                 "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
 
 
