@@ -47,7 +47,7 @@ def relative_adam_step(weight_fn: Callable[[], torch.Tensor], params, lr: float 
     for p in params:
         p.grad = torch.randn(p.shape, generator=g).to(p)
     opt.step()
-    after = weight_fn().detach()
+    after = weight_fn().detach().clone()                # a copy: the parameters are restored below
     with torch.no_grad():
         for p, s in zip(params, saved):
             p.copy_(s)

@@ -14,8 +14,9 @@ means the image changes smoothly and evenly along the path; a long one that some
 shipped Fashion-MNIST classifier's 128-d penultimate features (those of FD-classifier, notebook 06) and the
 squared Euclidean distance between them; the number is called **PPL-classifier**, never "PPL": it is not
 comparable with published PPL values, only with other PPL-classifier values (of the same weights).
-``features="pixels"`` uses the pixels themselves (``PPL-pixels``), and a callable ``images -> (B, d)`` any
-other features.
+``features="pixels"`` uses the pixels themselves (``PPL-pixels``), a feature extractor of
+:mod:`gan_utils.metrics.features` its features (``ClassifierFeatures``: PPL-classifier), and a callable
+``images -> (B, d)`` any other features (``PPL-features``).
 
 As in the authors' code (not in the paper's text): the same noise inputs for both images of a pair
 (``noise_mode="const"`` for a generator with noise inputs), and the mean is taken over the distances between
@@ -55,6 +56,11 @@ class PPLResult:
 
 
 def _feature_fn(features, dataset: str, device) -> tuple[Callable, str]:
+    from .features import FeatureExtractor
+
+    if isinstance(features, FeatureExtractor):        # e.g. the ClassifierFeatures of FD-classifier: PPL-classifier
+        name = features.distance_name
+        return features, ("PPL-" + name[3:]) if name.startswith("FD-") else f"PPL-{features.name}"
     if callable(features) and not isinstance(features, str):
         return features, "PPL-features"
     if features == "pixels":
