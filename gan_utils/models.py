@@ -741,7 +741,7 @@ class StyleGenerator(nn.Module):
             cut = torch.where(mixes, cut, torch.full_like(cut, self.num_ws))
             first = torch.arange(self.num_ws, device=z.device)[None, :, None] < cut
             ws = torch.where(first, ws, self.broadcast(w2))
-        if truncation_psi != 1:
+        if not (isinstance(truncation_psi, (int, float)) and truncation_psi == 1):   # a number, or one per layer
             ws = truncate(ws, truncation_psi, self.w_avg)
         return self.synthesis(ws, noise_mode=noise_mode)
 

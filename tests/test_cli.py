@@ -157,3 +157,13 @@ def test_style_options_are_checked_and_refused_with_other_models(capsys):
     assert eff["w_dim"] == eff["latent_dim"] and eff["critic_norm"] == "none"
     assert main(["train", "--model", "dcgan", "--style-mode", "adain", "--steps", "1", "--out", "/tmp/never"]) == 2
     assert "model 'style'" in capsys.readouterr().err
+
+
+def test_cli_run_driver_evaluates_a_style_generator_with_the_shipped_config(tmp_path):
+    # guards against: the evaluation driver (notebook 08's) assuming a DCGAN: EMA BatchNorm handling, best.pt, sampling
+    out = tmp_path / "style"
+    assert main(["run", "--config", "style_fmnist", "--dataset", "synthetic", "--channels", "1", "--smoke",
+                 "--out", str(out), "--steps", "4", "--eval-every", "2"]) == 0
+    best = load_checkpoint(out / "best.pt")
+    assert best["model_config"]["G"]["kind"] == "StyleGenerator" and best["G_ema"]["w_avg"].shape == (100,)
+    assert [e["step"] for e in _evals(out)] == [2, 4]

@@ -140,6 +140,9 @@ def test_truncation_psi_zero_gives_the_average_image():
     avg = G.synthesis(G.broadcast(G.w_avg[None]), noise_mode="none")
     assert torch.allclose(x, avg.expand_as(x), rtol=0, atol=1e-10)
     assert not torch.allclose(G(z, noise_mode="none")[0], G(z, noise_mode="none")[1])
+    # one psi per layer (StyleGAN truncated the coarse layers only): psi = 0 everywhere is the same as the number 0
+    per_layer = torch.zeros(G.num_ws, 1, dtype=torch.float64)
+    assert torch.allclose(G(z, truncation_psi=per_layer, noise_mode="none"), x, rtol=0, atol=1e-10)
 
 
 def _styles_read_per_layer(G, ws):
