@@ -10,6 +10,10 @@
   (:func:`check_labels`); ``num_classes=None`` (the default) is exactly the unconditional model of
   notebook 04, with the same layers, state_dict keys and config.
 - :func:`truncated_normal`: BigGAN's truncation trick (Brock, Donahue, Simonyan 2019), notebook 09.
+- :func:`lerp`, :func:`slerp`: paths between latent codes (notebook 04; path length in notebook 12).
+- ``StyleGenerator`` / ``StyleDiscriminator`` and their pieces (:class:`EqualisedLinear`, :func:`modulated_conv2d`,
+  :class:`StyleLayer`, :class:`MappingNetwork`, :class:`SynthesisNetwork`, :func:`truncate`): StyleGAN and StyleGAN2
+  built small, notebooks/12_stylegan.ipynb; :class:`MinibatchStdDev` (ProGAN) in their discriminator.
 
 Every discriminator returns raw **logits of shape (B,)** (no Sigmoid: the losses use
 BCE-with-logits); the AC-GAN discriminator returns ``(B, 2)``: the logit and log p(y | x).
