@@ -5,7 +5,7 @@ PIP = $(PYTHON) -m pip
 JUPYTER_ARGS ?=
 export JUPYTER_ARGS
 
-.PHONY: setup course fresh test test-fast test-floor test-floor-torch test-browser browser-setup site html sync
+.PHONY: setup course fresh move-edits test test-fast test-floor test-floor-torch test-browser browser-setup site slides html sync
 
 setup:  ## install the course: offline Fashion-MNIST (Debian, as root), pinned torch, gan_utils[dev]
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ ! -d /usr/share/datasets/fashion-mnist ]; then \
@@ -21,7 +21,11 @@ fresh:  ## a fresh copy of one notebook in my-notebooks/ (yours is kept in my-no
 	@test -n "$(NB)" || { echo "usage: make fresh NB=04"; exit 2; }
 	$(PYTHON) scripts/course.py fresh $(NB)
 
+move-edits:  ## your saved work in the tracked notebooks/ moves to my-notebooks/; notebooks/ restored with git
+	$(PYTHON) scripts/course.py move-edits
+
 test: setup  ## command 2: set up and run every test (unit tests + all notebooks in smoke mode under nbval)
+	@$(PYTHON) scripts/course.py check-tracked
 	GAN_COURSE_SMOKE=1 OMP_WAIT_POLICY=PASSIVE $(PYTHON) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider
 
 test-fast:  ## unit tests only, no install
@@ -43,8 +47,11 @@ browser-setup:  ## Debian's chromium (as root) and playwright, for test-browser
 test-browser: browser-setup  ## real-browser tests: JupyterLab runs notebooks 01 and 04 with widgets; the site renders
 	GAN_COURSE_BROWSER_TESTS=1 GAN_COURSE_SMOKE=1 OMP_WAIT_POLICY=PASSIVE $(PYTHON) -m pytest tests/browser -p no:cacheprovider -v
 
-site: setup  ## execute the notebooks (modes: scripts/build_site.py) and render the course website to build/site
+site: setup  ## execute the notebooks (modes: scripts/build_site.py) and render the course website and its slides to build/site
 	OMP_WAIT_POLICY=PASSIVE $(PYTHON) scripts/build_site.py
+
+slides: setup  ## the reveal.js decks only (build/site/slides/), from make site's cached runs; offline
+	OMP_WAIT_POLICY=PASSIVE $(PYTHON) scripts/build_site.py --slides-only
 
 html: site  ## the old name of `make site`
 

@@ -47,12 +47,20 @@ from gan_utils.models import DCGANDiscriminator, DCGANGenerator  # noqa: E402
 from gan_utils.train import d_step, g_step, make_optimizers  # noqa: E402
 
 OUT = ROOT / "docs" / "gpu_estimates.json"
-#: the runs notebook 08 offers: the default that fits a free Colab session, and the papers' length
-RUNS = {"colab": {"DCGAN": "dcgan_cifar10", "WGAN-GP": "wgan_gp_cifar10"},
-        "paper": {"DCGAN": "dcgan_cifar10_paper", "WGAN-GP": "wgan_gp_cifar10_paper"}}
+#: the runs notebook 08 offers: the default that fits a free Colab session, and the long runs (RUN_LENGTH "paper")
+RUNS = {"colab": {"DCGAN": "dcgan_cifar10", "WGAN-GP": "wgan_gp_cifar10", "SN-GAN": "sngan_cifar10"},
+        "paper": {"DCGAN": "dcgan_cifar10_paper", "WGAN-GP": "wgan_gp_cifar10_paper", "SN-GAN": "sngan_cifar10_paper"}}
 #: dense tensor-core peak in TFLOP/s of the precision gan_utils' fast path uses there (vendor data
 #: sheets, no sparsity): fp16 on the T4 (no bf16), bf16 on the others
 GPUS = {"T4 (Colab free)": 65.0, "L4": 121.0, "A100 40GB": 312.0, "H100 SXM": 989.0}
+#: the peak the Inception features run at: they run in float32 (no autocast), which the T4 (Turing, no
+#: TF32) executes on its CUDA cores at 8.1 TFLOP/s; from Ampere on, cuDNN runs float32 convolutions as TF32
+#: on the tensor cores (torch.backends.cudnn.allow_tf32, on by default): the dense TF32 peaks (vendor data
+#: sheets list twice these "with sparsity")
+INCEPTION_TFLOPS = {"T4 (Colab free)": 8.1, "L4": 60.0, "A100 40GB": 156.0, "H100 SXM": 494.5}
+#: assumed fraction of that peak the Inception network sustains (low, high): its convolutions run on
+#: 299x299 inputs in batches of hundreds, far larger than the GAN's 32x32 ones: an assumption too
+INCEPTION_UTILISATION = (0.30, 0.60)
 #: assumed fraction of that peak sustained by these small convolutions (low, high): an assumption
 UTILISATION = (0.10, 0.25)
 #: assumed cost of one aten operation's kernel launch(es) in microseconds (slow, fast)
@@ -133,12 +141,12 @@ def estimate(counts: dict, inception_gflop: float) -> dict:
             for label, name in runs.items():
                 c = counts[name]
                 evals = len(set(range(c["eval_every"], c["steps"] + 1, c["eval_every"])) | {c["steps"]})
-                for i, (util, launch) in enumerate(zip(UTILISATION, LAUNCH_US)):
+                for i, (util, launch, inc_util) in enumerate(zip(UTILISATION, LAUNCH_US, INCEPTION_UTILISATION)):
                     step = c["gflop_per_step"] * 1e9 / (peak * 1e12 * util) + c["aten_ops_per_step"] * launch * 1e-6
-                    inception = inception_gflop * 1e9 / (peak * 1e12 * util)
+                    inception = inception_gflop * 1e9 / (INCEPTION_TFLOPS[gpu] * 1e12 * inc_util)   # float32 features
                     total[i] += c["steps"] * step + evals * c["n_eval"] * inception
-            total[0] += N_REFERENCE * inception_gflop * 1e9 / (peak * 1e12 * UTILISATION[0])
-            total[1] += N_REFERENCE * inception_gflop * 1e9 / (peak * 1e12 * UTILISATION[1])
+            for i, inc_util in enumerate(INCEPTION_UTILISATION):   # the reference statistics, once
+                total[i] += N_REFERENCE * inception_gflop * 1e9 / (INCEPTION_TFLOPS[gpu] * 1e12 * inc_util)
             row[length] = {"minutes_slow": round(total[0] / 60, 1), "minutes_fast": round(total[1] / 60, 1)}
         table[gpu] = row
     return table
@@ -149,11 +157,13 @@ def build() -> dict:
     counts = {n: count_step(n) for n in names}
     inc = inception_gflop_per_image()
     return {
-        "what": "estimated wall time of notebook 08's two CIFAR-10 runs (DCGAN + WGAN-GP, evaluations "
+        "what": "estimated wall time of notebook 08's three CIFAR-10 runs (DCGAN + WGAN-GP + SN-GAN, evaluations "
                 "included), from counted work and two assumptions; NOT measured on a GPU",
         "counted_on": "CPU, torch " + torch.__version__.split("+")[0], "date": date.today().isoformat(),
         "assumptions": {"utilisation_of_dense_peak": list(UTILISATION), "launch_us_per_aten_op": list(LAUNCH_US),
-                        "peak_tflops": GPUS, "reference_images": N_REFERENCE},
+                        "peak_tflops": GPUS, "inception_peak_tflops": INCEPTION_TFLOPS,
+                        "inception_utilisation": list(INCEPTION_UTILISATION),
+                        "reference_images": N_REFERENCE},
         "per_step": counts, "inception_gflop_per_image": round(inc, 2),
         "minutes": estimate(counts, inc),
     }
@@ -166,7 +176,7 @@ def table(est: dict) -> str:
     """The per-GPU estimate table (markdown), as the README and notebook 08 show it."""
     runs = est["per_step"]
     head = ("| GPU | default run (" + " + ".join(f"{runs[n]['steps']:,} {k}" for k, n in RUNS["colab"].items())
-            + " steps) | paper length (" + " + ".join(f"{runs[n]['steps']:,}" for n in RUNS["paper"].values()) + ") |")
+            + " steps) | long runs (" + " + ".join(f"{runs[n]['steps']:,}" for n in RUNS["paper"].values()) + ") |")
     rows = [head, "|---|---|---|"]
     for gpu, row in est["minutes"].items():
         cells = [f"{row[k]['minutes_fast']:.0f}–{row[k]['minutes_slow']:.0f} min" for k in ("colab", "paper")]
@@ -178,7 +188,8 @@ def table(est: dict) -> str:
                             for k, n in RUNS["colab"].items())
                 + f"; Inception {est['inception_gflop_per_image']:.1f} GFLOP per evaluated image) at "
                 f"{a['utilisation_of_dense_peak'][0]:.0%}–{a['utilisation_of_dense_peak'][1]:.0%} of each GPU's dense "
-                f"fp16/bf16 peak plus {a['launch_us_per_aten_op'][1]:.0f}–{a['launch_us_per_aten_op'][0]:.0f} µs per "
+                f"fp16/bf16 peak (the float32 Inception features: {a['inception_utilisation'][0]:.0%}–"
+                f"{a['inception_utilisation'][1]:.0%} of the float32 peak, TF32 from Ampere on, 8.1 TFLOP/s on the T4) plus {a['launch_us_per_aten_op'][1]:.0f}–{a['launch_us_per_aten_op'][0]:.0f} µs per "
                 "aten op, evaluations included (`python benchmarks/estimate_gpu_time.py`, docs/gpu_estimates.json). "
                 "`scripts/gpu_check.py` records measured steps/s beside them when it runs on a GPU (docs/gpu_check.json).")
     return START + "\n" + "\n".join(rows) + "\n" + END

@@ -15,6 +15,7 @@ Each module's docstring names the notebook that teaches its idea. The library:
   ``inception_weights`` (FID and friends, 06_evaluation)
 - ``experiment`` chunked training with FID evaluation, best generator, resume (08_full_training)
 - ``distributed`` the same runs under ``torchrun`` with DistributedDataParallel (docs/multi_gpu.md, from 08)
+- ``sequence``   GANs for token sequences: the oracle LSTM, SeqGAN's rollouts and REINFORCE, the Gumbel-softmax GAN (13)
 - ``cli``        ``python -m gan_utils train|run|sample``: a leaf, nothing imports it
 - ``configs/``   the run configs (JSON), shipped with the package
 
@@ -22,8 +23,17 @@ The lessons' wing, ``gan_utils.lessons`` (the library never imports it): ``theor
 ``toys`` (02), ``latent`` (04), ``debug_lab`` (05), ``evaluation`` (06), ``lipschitz`` (07),
 ``widgets``; and ``gan_utils.exercises`` (the checks of each notebook's exercises).
 """
-from .runtime import SMOKE, checkpoint_dir, describe_environment, get_device, in_colab, seed_everything
+from .runtime import checkpoint_dir, describe_environment, get_device, in_colab, seed_everything
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``gan_utils.SMOKE``: read from ``GAN_COURSE_SMOKE`` when asked for (see gan_utils.runtime)."""
+    if name == "SMOKE":
+        from . import runtime
+
+        return runtime.SMOKE
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["SMOKE", "checkpoint_dir", "describe_environment", "get_device", "in_colab", "seed_everything", "__version__"]

@@ -20,6 +20,9 @@ mit-han-lab/data-efficient-gans), for images in [-1, 1]:
     translation  shift by whole pixels in [-H/8, H/8] x [-W/8, W/8] (rounded); the uncovered border is 0
     cutout       zero a square of side H/2 x W/2 (rounded) centred at a uniform position (clipped at the border)
 
+0 is the middle of [-1, 1]: mid-grey, as in the authors' code. On Fashion-MNIST's black (-1) background the
+uncovered border and the cut-out square are grey patches, and "saturation" does nothing to a grey image.
+
 :class:`DiffAugment` is the callable ``TrainConfig.augment`` switches on (``"color,translation,cutout"``,
 the authors' recommendation for small data sets); the deterministic functions :func:`translate` and
 :func:`cutout` take explicit parameters (tests, exercises).

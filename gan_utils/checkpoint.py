@@ -70,7 +70,13 @@ def load_model_state(model, state: dict) -> None:
         if prefix is None:
             break
         state = {k[len(prefix):]: v for k, v in state.items()}
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:             # missing/unexpected keys, size mismatch
+        detail = next((line.strip() for line in str(e).splitlines()[1:] if line.strip()), str(e))
+        raise CheckpointError(f"the saved weights do not fit {type(model).__name__} as its config builds it ({detail[:200]}"
+                              "): the checkpoint was edited, or its weights and its config come from different runs. "
+                              "Use a checkpoint as its run wrote it.") from None
 
 
 class CheckpointError(UserError, ValueError):
@@ -103,10 +109,13 @@ def load_checkpoint(path, map_location="cpu") -> dict:
         raise CheckpointError(f"No checkpoint at {path}. Train first (python -m gan_utils train ... "
                               "--out DIR) or pass the path of an existing .pt file.")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except OSError as e:  # permissions, a folder, an I/O error: the file itself may be fine
+        with open(path, "rb") as f:      # permissions, an I/O error: the file itself may be fine
+            f.read(1)
+    except OSError as e:
         raise CheckpointError(f"cannot read {path}: {e.strerror or e}") from None
-    except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file (a truncated one: OSError EINVAL)
         text = str(e).lower()
         if "global" in text or "unsupported class" in text:
             # never suggest weights_only=False: that is exactly how a malicious file runs code
@@ -170,29 +179,43 @@ def data_identity(loader) -> dict | None:
     return ident() if callable(ident) else None
 
 
-def check_resumable(ck: dict, G, D, cfg, loader, path) -> None:
-    """Refuse to resume from ``ck`` when the models, the data or any setting that changes the run
-    differ from now (every difference is listed); see :data:`MAY_CHANGE_ON_RESUME`."""
+def setting_diffs(saved_models: dict, now_models: dict, saved_cfg: dict, now_cfg: dict, may_change=()) -> list:
+    """Every difference between a checkpoint's model constructor arguments and run settings and
+    today's, as lines ``"role.key: checkpoint X vs now Y"``. Fields in ``may_change`` are not
+    compared, nor a field of ``now_cfg`` that ``saved_cfg`` lacks (newer than the checkpoint: put its
+    default in ``saved_cfg`` first where the default is what the checkpoint ran with)."""
     diffs = []
-    for role, model in (("G", G), ("D", D)):
-        saved = (ck.get("model_config") or {}).get(role, {})
-        now = dict(getattr(bare_module(model), "config", {}))
+    for role in sorted(set(saved_models) | set(now_models)):
+        saved, now = saved_models.get(role) or {}, now_models.get(role) or {}
         for k in sorted(set(saved) | set(now)):
             if saved.get(k) != now.get(k):
                 diffs.append(f"{role}.{k}: checkpoint {saved.get(k)!r} vs now {now.get(k)!r}")
-    saved_cfg = ck.get("config") or {}
-    for f in fields(cfg):
-        if f.name in MAY_CHANGE_ON_RESUME:
+    for name, now in now_cfg.items():
+        if name in may_change or name not in saved_cfg:
             continue
-        now = getattr(cfg, f.name)
-        then = saved_cfg.get(f.name, f.default)  # a field newer than the checkpoint: its default then
-        if isinstance(then, list):
-            then = tuple(then)
+        then = saved_cfg[name]
+        then, now = (tuple(then) if isinstance(then, list) else then), (tuple(now) if isinstance(now, list) else now)
         if not _same(then, now):
-            diffs.append(f"config.{f.name}: checkpoint {then!r} vs now {now!r}")
+            diffs.append(f"config.{name}: checkpoint {then!r} vs now {now!r}")
+    return diffs
+
+
+def check_resumable(ck: dict, G, D, cfg, loader, path) -> None:
+    """Refuse to resume from ``ck`` when the models, the data or any setting that changes the run
+    differ from now (every difference is listed); see :data:`MAY_CHANGE_ON_RESUME`."""
+    now_models = {role: dict(getattr(bare_module(model), "config", {})) for role, model in (("G", G), ("D", D))}
+    saved_models = {role: (ck.get("model_config") or {}).get(role, {}) for role in ("G", "D")}
+    saved_cfg = dict(ck.get("config") or {})
+    for f in fields(cfg):                        # a field newer than the checkpoint: its default then
+        saved_cfg.setdefault(f.name, f.default)
+    diffs = setting_diffs(saved_models, now_models, saved_cfg, {f.name: getattr(cfg, f.name) for f in fields(cfg)},
+                          MAY_CHANGE_ON_RESUME)
     saved_data, now_data = ck.get("data"), data_identity(loader)
     if saved_data is not None and now_data is not None and saved_data != now_data:
         diffs.append(f"data: checkpoint {saved_data} vs now {now_data}")
+    if int(ck.get("step", 0)) > cfg.steps:               # a resume never goes back in time
+        raise CheckpointError(f"{path} is already at step {int(ck['step'])}, past steps={cfg.steps}: to continue it, ask "
+                              f"for more steps (--steps N with N > {int(ck['step'])}); or use another output folder")
     if diffs:
         raise CheckpointError(f"The checkpoint {path} was made with other settings, and resuming would not continue "
                               "that run:\n  " + "\n  ".join(diffs) + "\nUse the same settings as that run (only "
@@ -242,14 +265,22 @@ def all_finite(*modules) -> bool:
 
 # ---------------------------------------------------------------- one writer per run folder
 LOCK = ".run.lock"
+#: the holder of a lock refreshes its modification time (its heartbeat) this often, from a thread
+HEARTBEAT_S = 30.0
+#: a lock whose heartbeat is older than this is stale: its writer died with its machine (a Colab
+#: disconnect leaves the lock of a dead VM on Drive), whatever host it names
+STALE_AFTER_S = 180.0
 
 
 class RunLock:
     """``with RunLock(out_dir):`` this process is the only one writing ``out_dir``.
 
-    The lock is a file holding the writer's host name and PID, created exclusively; a second
-    writer is refused with both PIDs named. A lock left by a process that no longer runs (a kill,
-    a reboot) is stale and taken over. Re-entrant within one process (run_experiment holds it
+    The lock is a file holding the writer's host name and PID, created exclusively, whose
+    modification time the holder refreshes every :data:`HEARTBEAT_S` seconds. Another writer is
+    refused while the lock is alive, with the holder named and how to take the lock over by hand. A
+    lock is stale, and taken over, when its heartbeat is older than :data:`STALE_AFTER_S` (a run on
+    another machine that died: Colab's VM after a disconnect) or when it names a process of this host
+    that no longer runs (a kill, a reboot). Re-entrant within one process (run_experiment holds it
     around the train() calls that take it again)."""
 
     _held: dict = {}
@@ -261,7 +292,7 @@ class RunLock:
         try:
             host, pid = self.path.read_text().split()
             return host, int(pid)
-        except (OSError, ValueError):
+        except (OSError, ValueError, UnicodeDecodeError):
             return None
 
     @staticmethod
@@ -272,9 +303,57 @@ class RunLock:
             os.kill(pid, 0)
         except ProcessLookupError:
             return False
-        except PermissionError:
+        except (PermissionError, OverflowError):
             return True
         return True
+
+    def _age(self) -> float:
+        import time
+
+        try:
+            return max(0.0, time.time() - self.path.stat().st_mtime)
+        except OSError:
+            return 0.0
+
+    def _refuse_or_take_over(self) -> None:
+        """Called when the lock file exists: raise if it is alive, else remove it (stale)."""
+        import os
+        import socket
+        import time
+
+        if self.path.is_dir() or (self.path.exists() and not self.path.is_file()):
+            raise CheckpointError(f"{self.path} is not a lock file (a folder or a special file is in its place): remove "
+                                  f"it (rm -r '{self.path}') if no run is using {self.path.parent}, then run again.")
+        owner, age = self._owner(), self._age()
+        take_over = (f"If you are sure no run is using {self.path.parent}, delete the lock (rm '{self.path}') and "
+                     "run again.")
+        if owner is None:
+            if age < 2.0:                                   # being written right now by another writer
+                time.sleep(0.5)
+                owner, age = self._owner(), self._age()
+            if owner is None and age < 2.0:
+                raise CheckpointError(f"another run is taking the lock {self.path} right now. {take_over}")
+        elif age <= STALE_AFTER_S:
+            host, pid = owner
+            here = host == socket.gethostname()
+            if here and pid == os.getpid():
+                pass                                        # a lock of this process that was not released: ours
+            elif not here:
+                raise CheckpointError(
+                    f"{self.path.parent} is locked by process {pid} on host {host}, whose last heartbeat was "
+                    f"{age:.0f} s ago. A lock is taken over by itself once its heartbeat is older than "
+                    f"{STALE_AFTER_S:.0f} s (a run whose machine died, e.g. Colab after a disconnect): run again in "
+                    f"{STALE_AFTER_S - age + 1:.0f} s. {take_over}")
+            elif self._alive(pid):
+                raise CheckpointError(
+                    f"{self.path.parent} is being written by another run (process {pid}, heartbeat {age:.0f} s ago); two "
+                    "runs in one folder would overwrite each other's checkpoints. Wait for it to finish, stop it, or "
+                    f"use another output folder. (If process {pid} is not a gan_utils run, its number was reused: "
+                    f"{take_over[0].lower() + take_over[1:]})")
+        try:
+            self.path.unlink()                              # stale: its writer is gone
+        except FileNotFoundError:
+            pass
 
     def __enter__(self):
         import os
@@ -285,35 +364,45 @@ class RunLock:
             RunLock._held[key] += 1
             return self
         me = f"{socket.gethostname()} {os.getpid()}"
-        for _ in range(2):
+        for _ in range(3):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                owner = self._owner()
-                if owner is not None and owner[0] == socket.gethostname() and owner[1] != os.getpid() \
-                        and self._alive(owner[1]):
-                    raise CheckpointError(f"{self.path.parent} is being written by another run (process {owner[1]}); "
-                                          "two runs in one folder would overwrite each other's checkpoints. Wait for "
-                                          "it to finish, stop it, or use another output folder.") from None
-                if owner is not None and owner[0] != socket.gethostname():
-                    raise CheckpointError(f"{self.path.parent} is locked by process {owner[1]} on host {owner[0]}; "
-                                          f"if no run is active there, delete {self.path}.") from None
-                try:
-                    self.path.unlink()            # stale: its writer is gone
-                except FileNotFoundError:
-                    pass
+                self._refuse_or_take_over()
                 continue
             with os.fdopen(fd, "w") as f:
                 f.write(me)
             RunLock._held[key] = 1
+            self._start_heartbeat()
             return self
         raise CheckpointError(f"could not take the lock {self.path}; delete it if no run is using that folder.")
+
+    def _start_heartbeat(self) -> None:
+        import os
+        import threading
+
+        stop, path = threading.Event(), self.path
+
+        def beat():
+            while not stop.wait(HEARTBEAT_S):
+                try:
+                    os.utime(path)
+                except OSError:
+                    pass
+
+        threading.Thread(target=beat, name=f"heartbeat {path}", daemon=True).start()
+        RunLock._beats[str(path.resolve())] = stop
+
+    _beats: dict = {}
 
     def __exit__(self, *exc):
         key = str(self.path.resolve())
         RunLock._held[key] -= 1
         if RunLock._held[key] == 0:
             del RunLock._held[key]
+            stop = RunLock._beats.pop(key, None)
+            if stop is not None:
+                stop.set()
             try:
                 self.path.unlink()
             except FileNotFoundError:

@@ -181,13 +181,15 @@ def _run(args) -> int:
 
 def _sample(args) -> int:
     from .checkpoint import load_generator
-    from .runtime import UserError, atomic_write, available_memory, ensure_writable_dir, get_device
+    from .models import MIN_TRUNCATION
+    from .runtime import UserError, atomic_write, available_memory, check_seed, ensure_writable_dir, get_device
     from .train import sample
 
     import torch
 
     if args.n < 1:
         raise UserError(f"--n {args.n}: ask for at least one sample")
+    check_seed(args.seed, "--seed")
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size} must be at least 1")
     out = Path(args.out)
@@ -207,8 +209,9 @@ def _sample(args) -> int:
     if args.truncation is not None and in_w and not math.isfinite(args.truncation):
         raise UserError(f"--truncation {args.truncation}: for this style generator it is psi in W, a number such as "
                         "0.7 (1 = no truncation, 0 = the average image)")
-    if args.truncation is not None and not in_w and not args.truncation > 0:
-        raise UserError(f"--truncation {args.truncation} must be > 0 (leave it out for no truncation)")
+    if args.truncation is not None and not in_w and not args.truncation >= MIN_TRUNCATION:
+        raise UserError(f"--truncation {args.truncation} must be at least {MIN_TRUNCATION} (leave it out for no "
+                        "truncation): below that, redrawing the codes outside [-T, T] almost never ends")
     with torch.no_grad():
         shape = tuple(sample(G, 1, y=args.classes).shape[1:])
     need = args.n * int(torch.tensor(shape).prod()) * 4
@@ -262,6 +265,16 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _rank0(is_main) -> bool:
+    """Whether this process prints a user error: rank 0 under torchrun (a garbled RANK: yes)."""
+    from .runtime import UserError
+
+    try:
+        return is_main()
+    except UserError:
+        return True
+
+
 def main(argv=None) -> int:
     from .distributed import RankZeroError, is_main, shutdown, world_size
     from .runtime import UserError
@@ -272,7 +285,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except UserError as e:                      # a user can fix it: one clear message, no traceback
-        if not isinstance(e, RankZeroError):    # torchrun: rank 0 prints its own error, the others stay quiet
+        if _rank0(is_main) and not isinstance(e, RankZeroError):   # torchrun: rank 0 alone prints it; all exit 2
             print(f"error: {e}", file=sys.stderr)
         return 2
     except TrainingInterrupted as e:

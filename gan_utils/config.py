@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
-from .runtime import ConfigError
+from .runtime import ConfigError, check_seed
 from .train import TrainConfig
 
 __all__ = ["ConfigError", "RunConfig", "SMOKE_OVERRIDES", "build_run", "check_options", "effective_options",
@@ -36,6 +36,8 @@ SMOKE_OVERRIDES = {"steps": 8, "width": 8, "batch_size": 32, "eval_every": 4, "n
 MODELS = ("dcgan", "mlp", "style")
 #: RunConfig fields that configure the style model only
 STYLE_FIELDS = ("w_dim", "mapping_layers", "style_mode", "style_mixing")
+#: the channels of the named datasets (folder:PATH and synthetic data take ``channels``)
+NATIVE_CHANNELS = {"fashion-mnist": 1, "mnist": 1, "cifar10": 3}
 
 
 @dataclass
@@ -48,7 +50,8 @@ class RunConfig:
     dataset: str = "fashion-mnist"       # fashion-mnist works offline; mnist, cifar10 download; synthetic: tests;
                                          # folder:PATH: your own PNG/JPEG images (class sub-folders optional)
     image_size: int = 32                 # 32 pads Fashion-MNIST's 28 by 2 px (a power of two for DCGAN); 28, 64
-    channels: int = 3                    # synthetic and folder:PATH data (1 grey, 3 RGB); named datasets bring their own
+    channels: Optional[int] = None       # 1 grey, 3 RGB: folder:PATH and synthetic data (default 3); a named dataset
+                                         # brings its own (fashion-mnist/mnist 1, cifar10 3) and refuses another
     width: int = 64                      # base channel width of G and D (the DCGAN paper's 64)
     critic_norm: Optional[str] = None    # batch | layer | none | spectral; None = what the loss needs
     conditional: Optional[str] = None    # projection | concat | acgan: class-conditional G and D on the data's
@@ -74,12 +77,24 @@ class RunConfig:
             raise ConfigError(f"critic_norm={self.critic_norm!r}: use batch, layer, none or spectral")
         if self.features not in (None, "inception", "classifier", "pixels", "auto"):
             raise ConfigError(f"features={self.features!r}: use inception, classifier, pixels or auto")
-        for name in ("image_size", "channels", "width", "n_eval"):
+        for name in ("image_size", "width"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")
-        for name in ("eval_every", "n_ref"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)} must be at least 1 (or null)")
+        if self.eval_every is not None and self.eval_every < 1:
+            raise ConfigError(f"eval_every={self.eval_every} must be at least 1 (or null: evaluate at the end only)")
+        for name in ("n_eval", "n_ref"):                 # a covariance needs two samples at the very least
+            if getattr(self, name) is not None and getattr(self, name) < 2:
+                raise ConfigError(f"{name}={getattr(self, name)} must be at least 2: a Fréchet distance needs the "
+                                  "covariance of the samples (the course's protocol uses 10000)")
+        check_seed(self.eval_seed, "eval_seed")
+        native = NATIVE_CHANNELS.get(self.dataset)
+        if self.channels is not None and self.channels not in (1, 3):
+            raise ConfigError(f"channels={self.channels}: use 1 (grey) or 3 (RGB)")
+        if native is not None and self.channels not in (None, native):
+            raise ConfigError(f"channels={self.channels}: {self.dataset} images have {native} channel(s); channels "
+                              "applies to folder:PATH and synthetic data (leave it out)")
+        if self.channels is None:
+            self.channels = native or 3
         if self.image_size not in (28, 32, 64):
             raise ConfigError(f"image_size={self.image_size}: the course's models take 28, 32 or 64")
         if self.dataset.startswith("folder:") and not self.dataset[len("folder:"):].strip():
@@ -341,27 +356,63 @@ def build_run(opts):
                           channels=rc.channels if rc.dataset.startswith("folder:") else None)
     channels = ds.images.shape[1]
     num_classes = _num_classes(ds) if rc.conditional else None     # class-conditional: the data's labels (notebook 09)
-    if rc.model == "dcgan":
-        G = DCGANGenerator(tcfg.latent_dim, channels, rc.image_size, rc.width, num_classes=num_classes)
-        D = DCGANDiscriminator(channels, rc.image_size, rc.width, norm=rc.norm, num_classes=num_classes,
-                               conditioning=rc.conditional or "projection")
-    elif rc.model == "style":
-        G = StyleGenerator(tcfg.latent_dim, rc.w_dim or tcfg.latent_dim, channels, rc.image_size, rc.width,
-                           mapping_layers=rc.mapping_layers, mode=rc.style_mode, style_mixing=rc.style_mixing)
-        D = StyleDiscriminator(channels, rc.image_size, rc.width)
-    else:
+
+    def models():
+        if rc.model == "dcgan":
+            return (DCGANGenerator(tcfg.latent_dim, channels, rc.image_size, rc.width, num_classes=num_classes),
+                    DCGANDiscriminator(channels, rc.image_size, rc.width, norm=rc.norm, num_classes=num_classes,
+                                       conditioning=rc.conditional or "projection"))
+        if rc.model == "style":
+            return (StyleGenerator(tcfg.latent_dim, rc.w_dim or tcfg.latent_dim, channels, rc.image_size, rc.width,
+                                   mapping_layers=rc.mapping_layers, mode=rc.style_mode, style_mixing=rc.style_mixing),
+                    StyleDiscriminator(channels, rc.image_size, rc.width))
         shape = tuple(ds.images.shape[1:])
-        G = MLPGenerator(tcfg.latent_dim, shape, hidden=rc.width * 8, depth=3, tanh_output=True)
-        D = MLPDiscriminator(shape, hidden=rc.width * 8, depth=3, spectral=rc.norm == "spectral")
+        return (MLPGenerator(tcfg.latent_dim, shape, hidden=rc.width * 8, depth=3, tanh_output=True),
+                MLPDiscriminator(shape, hidden=rc.width * 8, depth=3, spectral=rc.norm == "spectral"))
+
+    _check_model_memory(models, rc.width, device)                   # before allocating anything
+    try:
+        G, D = models()
+        G, D = G.to(device), D.to(device)
+    except (MemoryError, RuntimeError) as e:                        # torch's allocators raise RuntimeError
+        if not isinstance(e, MemoryError) and "alloc" not in str(e).lower() and "out of memory" not in str(e).lower():
+            raise
+        raise ConfigError(f"width={rc.width}: G and D do not fit in the memory of {device} "
+                          f"({str(e).splitlines()[0][:120]}); use a smaller width (the course's models use 8 to 128)") from None
     loader = InMemoryLoader(ds, tcfg.batch_size, device=device, seed=tcfg.seed, with_labels=num_classes is not None)
-    return G.to(device), D.to(device), loader, tcfg
+    return G, D, loader, tcfg
+
+
+def _check_model_memory(models, width: int, device) -> None:
+    """Refuse, before any allocation, models whose weights, gradients and Adam moments (4 copies in
+    float32) would not fit in the free memory: built on torch's "meta" device, which allocates nothing
+    (a width of 200 000 once allocated gigabytes before failing, or got the process killed)."""
+    import torch
+
+    from .runtime import available_memory
+
+    if torch.device(device).type != "cpu":
+        return                                   # GPUs: their own out-of-memory error is caught and explained
+    try:
+        with torch.device("meta"):
+            G, D = models()
+    except Exception:                            # noqa: BLE001 - a layer that cannot be built on meta: skip the check
+        return
+    need = 4 * 4 * sum(p.numel() for m in (G, D) for p in m.parameters())
+    free = available_memory()
+    if free is not None and need > free:
+        raise ConfigError(f"width={width}: G and D would need {need / 2**30:.1f} GiB for their weights, gradients and "
+                          f"Adam moments, and {free / 2**30:.1f} GiB are free; use a smaller width (the course's "
+                          "models use 8 to 128)")
 
 
 def _num_classes(ds) -> int:
-    """The number of classes of a labelled dataset (its class names, else the largest label + 1), or a
-    ConfigError when there is only one (a folder without class sub-folders)."""
-    k = max(len(ds.classes), int(ds.labels.max()) + 1)
+    """The number of classes of a labelled dataset: its class names (a named dataset's classes, a
+    folder's class sub-folders), never its largest label (a damaged label must not make a model with
+    another number of classes); a ConfigError when there is only one class."""
+    k = len(ds.classes)
     if k < 2:
-        raise ConfigError(f"conditional training needs labels of at least two classes, and {ds.name} has one: put "
-                          "the images in one sub-folder per class (folder/<class>/image.png), or drop conditional")
+        raise ConfigError(f"conditional training needs labels of at least two classes, and {ds.name} has "
+                          f"{'one' if k == 1 else 'no class names'}: put the images in one sub-folder per class "
+                          "(folder/<class>/image.png), or drop conditional")
     return k

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,13 @@ class ImageDataset(Dataset):
         self.labels = labels.long()
         self.name = name
         self.classes = tuple(classes)
+        k = len(self.classes)
+        if k and len(self.labels) and not (0 <= int(self.labels.min()) and int(self.labels.max()) < k):
+            i = int(((self.labels < 0) | (self.labels >= k)).nonzero()[0, 0])
+            raise DataUnavailableError(
+                f"{name}: item {i} has label {int(self.labels[i])}, outside its {k} classes (0..{k - 1}): the labels "
+                "are damaged. Replace the labels file with a good copy (for Fashion-MNIST: sudo apt-get install "
+                "--reinstall dataset-fashion-mnist); a dataset's classes never come from its largest label.")
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -87,28 +95,51 @@ def to_float(x_u8: torch.Tensor) -> torch.Tensor:
 
 # ---------------------------------------------------------------- IDX files (MNIST format)
 def _read_idx(path: Path) -> np.ndarray:
-    """An IDX file (gzipped or not) as an array; a damaged file raises DataUnavailableError naming it."""
+    """An IDX file (gzipped or not) as an array; a damaged file raises DataUnavailableError naming it.
+
+    The header promises the size; no more than that is ever read (a gzip that expands beyond it is
+    refused after reading the promised bytes + 1, never decompressed whole), and an empty file of
+    images (0 items) is refused here rather than as an odd batch-size error later."""
     fix = (f"The file {path} is damaged (a partial download?). Delete it so it is downloaded again, or "
            "replace it with a good copy (for Fashion-MNIST: sudo apt-get install --reinstall dataset-fashion-mnist).")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+            head = f.read(4)
+            if len(head) < 4:
+                raise DataUnavailableError(f"{path} is too short to be an IDX file. {fix}")
+            magic = int.from_bytes(head, "big")
+            ndim = magic & 0xFF
+            if (magic >> 8) != 0x08 or ndim not in (1, 3):  # 0x08 = unsigned byte; labels 1-D, images 3-D
+                raise DataUnavailableError(f"{path} is not an unsigned-byte IDX file of images or labels "
+                                           f"(magic number {magic:#010x}). {fix}")
+            raw_dims = f.read(4 * ndim)
+            if len(raw_dims) < 4 * ndim:
+                raise DataUnavailableError(f"{path} is too short to be an IDX file. {fix}")
+            dims = [int.from_bytes(raw_dims[4 * i: 4 * i + 4], "big") for i in range(ndim)]
+            expected = math.prod(dims)                      # Python ints: no overflow, whatever the header says
+            free = available_memory()
+            if free is not None and expected > free // 2:
+                raise DataUnavailableError(f"{path}: its header promises {expected:,} bytes (dims {dims}), more than "
+                                           f"this machine's free memory. {fix}")
+            chunks, got = [], 0
+            while got <= expected:                          # read at most the promised size + 1 byte
+                chunk = f.read(min(1 << 22, expected + 1 - got))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+    except DataUnavailableError:
+        raise
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise DataUnavailableError(f"cannot read {path} ({type(e).__name__}: {e}). {fix}") from None
-    if len(data) < 8:
-        raise DataUnavailableError(f"{path} is too short to be an IDX file. {fix}")
-    magic = int.from_bytes(data[0:4], "big")
-    ndim = magic & 0xFF
-    if (magic >> 8) != 0x08 or ndim not in (1, 3):  # 0x08 = unsigned byte; labels 1-D, images 3-D
-        raise DataUnavailableError(f"{path} is not an unsigned-byte IDX file of images or labels "
-                                   f"(magic number {magic:#010x}). {fix}")
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    expected = 4 + 4 * ndim + int(np.prod(dims))
-    if len(data) != expected:
-        raise DataUnavailableError(f"{path} holds {len(data)} bytes where its header promises {expected} "
-                                   f"(dims {dims}). {fix}")
-    arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if got != expected:
+        size = 4 + 4 * ndim + expected
+        held = f"more than {size}" if got > expected else f"{4 + 4 * ndim + got}"
+        raise DataUnavailableError(f"{path} holds {held} bytes where its header promises {size} (dims {dims}). {fix}")
+    if dims[0] == 0:
+        raise DataUnavailableError(f"{path} holds no {'images' if ndim == 3 else 'labels'} (its header says 0). {fix}")
+    arr = np.frombuffer(b"".join(chunks), dtype=np.uint8)
     return arr.reshape(dims)
 
 
@@ -137,6 +168,12 @@ def _load_idx_pair(name: str, root: Path | None, train: bool):
     for d in _local_idx_dirs(name, root):
         img = _find_idx(d, f"{prefix}-images-idx3-ubyte")
         lab = _find_idx(d, f"{prefix}-labels-idx1-ubyte")
+        if (img is None) != (lab is None):               # half a split: say so, never fall back to another copy
+            have, missing = (img, "labels") if lab is None else (lab, "images")
+            raise DataUnavailableError(
+                f"{d} holds {have.name} but not the {missing} file of the same split "
+                f"({prefix}-{missing}-idx{'1' if missing == 'labels' else '3'}-ubyte[.gz]): copy it there too, or "
+                "remove the folder (or unset GAN_COURSE_DATA) to use another copy of the dataset.")
         if img is not None and lab is not None:
             x, y = _read_idx(img), _read_idx(lab)
             if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
@@ -262,7 +299,7 @@ def synthetic_images(n: int = 1024, channels: int = 3, image_size: int = 32, see
     x = F.interpolate(coarse, size=(image_size, image_size), mode="bicubic", align_corners=False)
     x = (x.clamp(0, 1) * 255).round().to(torch.uint8)
     y = torch.randint(0, 10, (n,), generator=g)
-    return ImageDataset(x, y, "synthetic")
+    return ImageDataset(x, y, "synthetic", classes=tuple(str(k) for k in range(10)))
 
 
 # ---------------------------------------------------------------- your own images
@@ -302,7 +339,8 @@ def list_image_folder(root) -> tuple[list, list, tuple]:
     if not root.is_dir():
         raise ImageFolderError(f"{root} is not a folder{' (it is a file)' if root.exists() else ' (it does not exist)'}"
                                ": dataset='folder:PATH' needs a folder of .png/.jpg/.jpeg images")
-    top = sorted(p for p in root.iterdir() if _visible(p) and p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    # not p.is_dir() rather than p.is_file(): a dangling symlink is listed, so the decoder names it as unreadable
+    top = sorted(p for p in root.iterdir() if _visible(p) and not p.is_dir() and p.suffix.lower() in IMAGE_SUFFIXES)
     subdirs = sorted(p for p in root.iterdir() if _visible(p) and p.is_dir())
     per_class = {d.name: _image_files(d) for d in subdirs}
     with_images = [d for d, f in per_class.items() if f]
@@ -335,8 +373,13 @@ def _fingerprint(root: Path, files: list, image_size, channels: int) -> str:
 
     h = hashlib.sha1(f"v{_FOLDER_CACHE_FORMAT} {image_size} {channels}\n".encode())
     for f in files:
-        st = f.stat()
-        h.update(f"{f.relative_to(root)}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+        try:
+            st = f.stat()
+            size, mtime = st.st_size, st.st_mtime_ns
+        except OSError:                        # a dangling link: the decoder names it among the unreadable files
+            size = mtime = -1
+        # os.fsencode: a file name that is not valid UTF-8 (surrogate-escaped by Python) is hashed as its bytes
+        h.update(os.fsencode(str(f.relative_to(root))) + f"\t{size}\t{mtime}\n".encode())
     return h.hexdigest()[:16]
 
 
@@ -492,8 +535,11 @@ class InMemoryLoader:
         self.labels = labels.to(self.device)
         self.n = images.shape[0]
         self.batch_size = int(batch_size)
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size={batch_size!r} must be at least 1")
         if self.batch_size > self.n and drop_last:
-            raise ValueError(f"batch_size={batch_size} is larger than the dataset ({self.n})")
+            raise ConfigError(f"batch_size={batch_size} is larger than the dataset ({self.name}: {self.n} images): use "
+                              f"--batch-size {self.n} or less{', or add images' if self.n else ''}")
         self.drop_last = drop_last
         self.with_labels = with_labels
         self.seed = seed

@@ -151,6 +151,12 @@ def setup(device=None) -> torch.device:
     The backend follows the device: ``nccl`` for CUDA, ``gloo`` for the CPU."""
     from .runtime import get_device
 
+    if launched() and _group() is None:
+        missing = [v for v in ("RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT") if not os.environ.get(v)]
+        if missing:
+            raise UserError(f"WORLD_SIZE={os.environ['WORLD_SIZE']} is set, but this process was not started by "
+                            f"torchrun ({', '.join(missing)} unset): start it with torchrun --nproc_per_node=N -m "
+                            "gan_utils ..., or unset WORLD_SIZE to train in one process")
     dev = rank_device(device if isinstance(device, torch.device) else get_device(device))
     if not launched() or _group() is not None:
         return dev

@@ -114,10 +114,24 @@ def write_json_atomic(obj, path) -> Path:
 
 def read_eval_log(out_dir) -> dict:
     """``out_dir/eval.json`` as a dict (``{"evals": []}`` when there is none)."""
+    from .checkpoint import CheckpointError
+
     path = Path(out_dir) / EVAL_FILE
-    if not path.is_file():
+    if not path.exists():
         return {"evals": []}
-    return json.loads(path.read_text())
+    fix = (f"Move it away (the evaluations from the latest checkpoint on are made again; earlier ones are lost) "
+           f"or restore a good copy, then run again.")
+    try:
+        log = json.loads(path.read_text())
+    except (OSError, ValueError) as e:                  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise CheckpointError(f"{path} cannot be read as the run's evaluation log ({type(e).__name__}: "
+                              f"{str(e)[:120]}). {fix}") from None
+    evals = log.get("evals") if isinstance(log, dict) else None
+    if not isinstance(evals, list) or not all(isinstance(e, dict) and isinstance(e.get("step"), int)
+                                              and isinstance(e.get("value"), (int, float)) for e in evals):
+        raise CheckpointError(f"{path} is not an evaluation log of gan_utils (a JSON object whose \"evals\" is a list "
+                              f"of {{step, value, ...}}). {fix}")
+    return log
 
 
 def _history_seconds(history: dict, cfg, upto: int) -> Optional[float]:
@@ -154,9 +168,18 @@ def metric_label(name: str, n: int) -> str:
     return f"{name}-{n // 1000}k" if n >= 1000 and n % 1000 == 0 else f"{name}@{n}"
 
 
-def evaluate(generator, opts: dict, extractor, real_images=None, ema: bool = False) -> dict:
+def own_batchnorm(generator, seed: int):
+    """A copy of the EMA ``generator`` with BatchNorm statistics of its own (BN_BATCHES x BN_BATCH codes seeded
+    by ``seed``; :func:`gan_utils.models.recompute_batchnorm_stats`), as every score and picture of it uses."""
+    from .models import recompute_batchnorm_stats
+
+    return recompute_batchnorm_stats(generator, n_batches=BN_BATCHES, batch_size=BN_BATCH, seed=seed)
+
+
+def evaluate(generator, opts: dict, extractor, real_images=None, ema: bool = False, split: str = "train") -> dict:
     """Fréchet distance of ``generator`` (sampled ``n_eval`` times with fixed, seeded noise)
-    against the training data, with its protocol: ``{"value", "metric", "protocol"}``.
+    against the training data (``split="test"``: the test split, as Lucic et al. 2018 score, see
+    :func:`score_run`), with its protocol: ``{"value", "metric", "protocol"}``.
 
     Named datasets use :func:`gan_utils.metrics.fid.fid` (reference statistics cached on disk);
     the synthetic stand-in uses ``real_images`` (the loader's tensor). ``ema=True`` (an EMA
@@ -164,19 +187,21 @@ def evaluate(generator, opts: dict, extractor, real_images=None, ema: bool = Fal
     its own activations (:func:`gan_utils.models.recompute_batchnorm_stats`, notebook 04), on a copy.
     """
     from .metrics.fid import FIDResult, fid, frechet_distance, statistics_of
-    from .models import has_batchnorm, recompute_batchnorm_stats
+    from .models import has_batchnorm
     from .train import sample
 
     rc = RunConfig.from_options({k: v for k, v in opts.items() if k != "features"})
     n_eval, n_ref, seed, dataset = rc.n_eval, rc.n_ref, rc.eval_seed, rc.dataset
     recomputed = ema and has_batchnorm(generator)
     if recomputed:
-        generator = recompute_batchnorm_stats(generator, n_batches=BN_BATCHES, batch_size=BN_BATCH, seed=seed)
+        generator = own_batchnorm(generator, seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if dataset in DATASETS:
-            r = fid(generator, dataset, split="train", n=n_eval, n_real=n_ref, features=extractor, seed=seed)
+            r = fid(generator, dataset, split=split, n=n_eval, n_real=n_ref, features=extractor, seed=seed)
         else:
+            if split != "train":
+                raise ConfigError(f"split={split!r}: the {dataset} data has no test split here; score it against 'train'")
             ref = real_images
             if n_ref is not None and n_ref < len(ref):
                 idx = torch.randperm(len(ref), generator=torch.Generator().manual_seed(seed))[:n_ref]
@@ -195,6 +220,38 @@ def evaluate(generator, opts: dict, extractor, real_images=None, ema: bool = Fal
     if biased:
         protocol += "; small n, biased upwards"
     return {"value": float(r.value), "metric": label, "protocol": protocol}
+
+
+def score_run(run_dir, features="inception", split: str = "test", n_eval: Optional[int] = None,
+              n_ref: Optional[int] = None, checkpoint: str = "checkpoint_latest.pt", device=None,
+              extractor=None) -> dict:
+    """One more score of a run's EMA generator, with another metric than its training curve: by default
+    **Inception FID** of ``n_eval`` (the run's, 10 000) samples against the whole **test** split, the
+    reference set of Lucic et al. 2018 ("Are GANs Created Equal?"), after the EMA generator's BatchNorm
+    statistics are re-estimated (:func:`evaluate` with ``ema=True``). ``scripts/record_run.py --inception``
+    stores the result beside the run's FD-classifier curve; notebook 08 reads it.
+
+    ``run_dir`` holds ``run_config.json`` and ``checkpoint`` (the last state, not ``best.pt``, unless you
+    ask for it). Returns ``{"step", "value", "metric", "protocol", "seconds", "load_before", "load_after",
+    "checkpoint"}``; seconds and load averages say what the evaluation cost on this machine."""
+    import os
+
+    from .checkpoint import load_checkpoint, load_generator
+
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "run_config.json"
+    if not cfg_path.is_file():
+        raise ConfigError(f"{run_dir} has no run_config.json: not a run folder of gan_utils.experiment")
+    opts = json.loads(cfg_path.read_text())
+    opts = {**opts, "n_eval": n_eval or opts.get("n_eval") or RunConfig.from_options(opts).n_eval, "n_ref": n_ref}
+    ckpt = run_dir / checkpoint
+    G = load_generator(ckpt, ema=True, device=device or "cpu")
+    step = int(load_checkpoint(ckpt)["step"])
+    ext = extractor if extractor is not None else feature_extractor(opts, device=device, features=features)
+    load_before, t0 = os.getloadavg()[0], time.perf_counter()
+    ev = evaluate(G, opts, ext, ema=True, split=split)
+    return {"step": step, **ev, "seconds": round(time.perf_counter() - t0, 1), "load_before": round(load_before, 2),
+            "load_after": round(os.getloadavg()[0], 2), "checkpoint": checkpoint}
 
 
 # ---------------------------------------------------------------- the result
@@ -262,7 +319,7 @@ def run_experiment(config, out_dir, *, eval_every: int | None = None, n_eval: in
     from tqdm.auto import tqdm
 
     from .checkpoint import LATEST, load_checkpoint, save_checkpoint
-    from .distributed import is_main, on_main, setup
+    from .distributed import is_main, main_lock, on_main, setup
     from .fast import auto_compile
     from .runtime import seed_everything
     from .train import train
@@ -279,88 +336,89 @@ def run_experiment(config, out_dir, *, eval_every: int | None = None, n_eval: in
     progress, verbose = progress and is_main(), verbose and is_main()
     on_main(out_dir.mkdir, parents=True, exist_ok=True)
 
-    seed_everything(rc.train.seed)
-    G, D, loader, cfg = build_run(rc)
-    extractor = on_main(feature_extractor, opts, device=loader.device, features=features)  # None on other ranks
+    with main_lock(out_dir):             # one writer for the driver's whole life: training, evaluation, best.pt
+        seed_everything(rc.train.seed)
+        G, D, loader, cfg = build_run(rc)
+        extractor = on_main(feature_extractor, opts, device=loader.device, features=features)  # None on other ranks
 
-    # refuse other settings before anything is written (torchrun: rank 0 reads, every rank gets the answer)
-    log, ckpt_step = on_main(_read_run_folder, out_dir, G, D, cfg, loader, share=True)
-    evals = [e for e in log.get("evals", []) if e["step"] <= ckpt_step]   # newer than the weights: stale
-    if len(evals) < len(log.get("evals", [])) and verbose:
-        print(f"note: dropped {len(log['evals']) - len(evals)} evaluation(s) newer than the checkpoint "
-              f"(step {ckpt_step}) from {out_dir / EVAL_FILE}")
-    todo = pending_evals([e["step"] for e in evals], ckpt_step, steps, every)
-    start_step = ckpt_step
-    if cfg.compile is None:      # decided once for the whole run, from the steps it still has to train
-        cfg = replace(cfg, compile=auto_compile(loader.device, steps - ckpt_step))
-    stored = {k: v for k, v in opts.items() if k != "device"}
-    if verbose:
-        state = ("finished: nothing to train" if not todo and ckpt_step >= steps else
-                 f"resuming at step {ckpt_step}" if ckpt_step else "starting")
-        print(f"[{name}] {state}; {steps} steps, evaluation every {every}; run folder {out_dir}")
-
-    feature_name = on_main(lambda: getattr(extractor, "name", str(extractor)), share=True)   # rank 0's extractor
-    settings = {"dataset": rc.dataset, "features": feature_name,
-                "n_eval": rc.n_eval, "n_ref": rc.n_ref, "eval_seed": rc.eval_seed}
-    if evals and log.get("settings") not in (None, settings):
-        raise ConfigError(f"{out_dir / EVAL_FILE} was measured with other evaluation settings:\n"
-                          f"  before: {log['settings']}\n  now:    {settings}\nNumbers measured differently "
-                          "cannot share a curve: use a new out_dir, or the settings of that run.")
-    on_main(write_json_atomic, stored, out_dir / "run_config.json")      # only once the settings were accepted
-    metric = log.get("metric")
-    protocol = log.get("protocol")
-    train_seconds = evals[-1].get("train_seconds", 0.0) if evals else 0.0
-    result_train = None
-    overall = tqdm(total=steps, initial=ckpt_step, desc=f"{name} (all steps)", unit="step",
-                   disable=not progress or not todo, dynamic_ncols=True)
-
-    def evaluate_and_record(target: int, generator, train_seconds: float) -> dict:
-        """Measure ``generator`` at step ``target``, keep it as best.pt if it is the best, log it (rank 0)."""
-        t_eval = time.perf_counter()
-        ev = evaluate(generator, opts, extractor, real_images=loader.images, ema=cfg.ema_decay > 0)
-        entry = {"step": target, "value": ev["value"], "metric": ev["metric"], "protocol": ev["protocol"],
-                 "train_seconds": round(train_seconds, 3), "eval_seconds": round(time.perf_counter() - t_eval, 3),
-                 "time": time.strftime("%Y-%m-%d %H:%M:%S")}
-        prev_best = best_entry(evals)
-        if prev_best is None or entry["value"] < prev_best["value"]:
-            save_checkpoint(sampling_state(load_checkpoint(out_dir / LATEST), entry), out_dir / BEST)
-        write_json_atomic({"name": name, "metric": ev["metric"], "protocol": ev["protocol"], "settings": settings,
-                           "steps": steps, "eval_every": every, "best": best_entry(evals + [entry]),
-                           "evals": evals + [entry]}, out_dir / EVAL_FILE)
-        return entry
-
-    for target in todo:
-        result_train = train(G, D, loader, replace(cfg, steps=target), out_dir=out_dir, resume=True,
-                             callback=callback, progress=progress)
-        measured = _history_seconds(result_train.history, cfg, target)
-        if measured is not None:
-            train_seconds = measured             # survives disconnects: the history is in the checkpoint
-        elif target > ckpt_step:
-            train_seconds += result_train.seconds
-        ckpt_step = target
-        overall.update(target - overall.n)
-        # torchrun: rank 0 evaluates and writes while the others wait; every rank gets the entry
-        entry = on_main(evaluate_and_record, target, result_train.generator, train_seconds, share=True)
-        evals.append(entry)
-        metric, protocol = entry["metric"], entry["protocol"]
-        best = best_entry(evals)
-        overall.set_postfix({metric: f"{entry['value']:.2f}"})
+        # refuse other settings before anything is written (torchrun: rank 0 reads, every rank gets the answer)
+        log, ckpt_step = on_main(_read_run_folder, out_dir, G, D, cfg, loader, share=True)
+        evals = [e for e in log.get("evals", []) if e["step"] <= ckpt_step]   # newer than the weights: stale
+        if len(evals) < len(log.get("evals", [])) and verbose:
+            print(f"note: dropped {len(log['evals']) - len(evals)} evaluation(s) newer than the checkpoint "
+                  f"(step {ckpt_step}) from {out_dir / EVAL_FILE}")
+        todo = pending_evals([e["step"] for e in evals], ckpt_step, steps, every)
+        start_step = ckpt_step
+        if cfg.compile is None:      # decided once for the whole run, from the steps it still has to train
+            cfg = replace(cfg, compile=auto_compile(loader.device, steps - ckpt_step))
+        stored = {k: v for k, v in opts.items() if k != "device"}
         if verbose:
-            tqdm.write(f"[{name}] step {target}/{steps}: {metric} = {entry['value']:.2f} "
-                       f"(best {best['value']:.2f} at step {best['step']}) [{protocol}]")
-        if after_eval is not None and is_main():
-            after_eval(entry)
-    overall.close()
+            state = ("finished: nothing to train" if not todo and ckpt_step >= steps else
+                     f"resuming at step {ckpt_step}" if ckpt_step else "starting")
+            print(f"[{name}] {state}; {steps} steps, evaluation every {every}; run folder {out_dir}")
 
-    if result_train is None and ckpt_step > 0:
-        # nothing (more) to do: load the latest state without training a step
-        result_train = train(G, D, loader, replace(cfg, steps=ckpt_step), out_dir=out_dir, resume=True,
-                             progress=False)
-    return ExperimentResult(name=name, out_dir=out_dir, config=stored, evals=evals, metric=metric or "",
-                            protocol=protocol or "", G_ema=result_train.generator if result_train else None,
-                            history=result_train.history if result_train else {},
-                            trained_steps=ckpt_step - start_step, seconds=time.perf_counter() - t_start,
-                            train_seconds=train_seconds)
+        feature_name = on_main(lambda: getattr(extractor, "name", str(extractor)), share=True)   # rank 0's extractor
+        settings = {"dataset": rc.dataset, "features": feature_name,
+                    "n_eval": rc.n_eval, "n_ref": rc.n_ref, "eval_seed": rc.eval_seed}
+        if evals and log.get("settings") not in (None, settings):
+            raise ConfigError(f"{out_dir / EVAL_FILE} was measured with other evaluation settings:\n"
+                              f"  before: {log['settings']}\n  now:    {settings}\nNumbers measured differently "
+                              "cannot share a curve: use a new out_dir, or the settings of that run.")
+        on_main(write_json_atomic, stored, out_dir / "run_config.json")      # only once the settings were accepted
+        metric = log.get("metric")
+        protocol = log.get("protocol")
+        train_seconds = evals[-1].get("train_seconds", 0.0) if evals else 0.0
+        result_train = None
+        overall = tqdm(total=steps, initial=ckpt_step, desc=f"{name} (all steps)", unit="step",
+                       disable=not progress or not todo, dynamic_ncols=True)
+
+        def evaluate_and_record(target: int, generator, train_seconds: float) -> dict:
+            """Measure ``generator`` at step ``target``, keep it as best.pt if it is the best, log it (rank 0)."""
+            t_eval = time.perf_counter()
+            ev = evaluate(generator, opts, extractor, real_images=loader.images, ema=cfg.ema_decay > 0)
+            entry = {"step": target, "value": ev["value"], "metric": ev["metric"], "protocol": ev["protocol"],
+                     "train_seconds": round(train_seconds, 3), "eval_seconds": round(time.perf_counter() - t_eval, 3),
+                     "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+            prev_best = best_entry(evals)
+            if prev_best is None or entry["value"] < prev_best["value"]:
+                save_checkpoint(sampling_state(load_checkpoint(out_dir / LATEST), entry), out_dir / BEST)
+            write_json_atomic({"name": name, "metric": ev["metric"], "protocol": ev["protocol"], "settings": settings,
+                               "steps": steps, "eval_every": every, "best": best_entry(evals + [entry]),
+                               "evals": evals + [entry]}, out_dir / EVAL_FILE)
+            return entry
+
+        for target in todo:
+            result_train = train(G, D, loader, replace(cfg, steps=target), out_dir=out_dir, resume=True,
+                                 callback=callback, progress=progress)
+            measured = _history_seconds(result_train.history, cfg, target)
+            if measured is not None:
+                train_seconds = measured             # survives disconnects: the history is in the checkpoint
+            elif target > ckpt_step:
+                train_seconds += result_train.seconds
+            ckpt_step = target
+            overall.update(target - overall.n)
+            # torchrun: rank 0 evaluates and writes while the others wait; every rank gets the entry
+            entry = on_main(evaluate_and_record, target, result_train.generator, train_seconds, share=True)
+            evals.append(entry)
+            metric, protocol = entry["metric"], entry["protocol"]
+            best = best_entry(evals)
+            overall.set_postfix({metric: f"{entry['value']:.2f}"})
+            if verbose:
+                tqdm.write(f"[{name}] step {target}/{steps}: {metric} = {entry['value']:.2f} "
+                           f"(best {best['value']:.2f} at step {best['step']}) [{protocol}]")
+            if after_eval is not None and is_main():
+                after_eval(entry)
+        overall.close()
+
+        if result_train is None and ckpt_step > 0:
+            # nothing (more) to do: load the latest state without training a step
+            result_train = train(G, D, loader, replace(cfg, steps=ckpt_step), out_dir=out_dir, resume=True,
+                                 progress=False)
+        return ExperimentResult(name=name, out_dir=out_dir, config=stored, evals=evals, metric=metric or "",
+                                protocol=protocol or "", G_ema=result_train.generator if result_train else None,
+                                history=result_train.history if result_train else {},
+                                trained_steps=ckpt_step - start_step, seconds=time.perf_counter() - t_start,
+                                train_seconds=train_seconds)
 
 
 def _read_run_folder(out_dir: Path, G, D, cfg, loader):
@@ -420,7 +478,8 @@ def plot_eval_curves(results: dict, axes=None, title: str = "Sample quality over
 
 
 def show_best_samples(results: dict, n: int = 64, seed: int = 0, device="cpu", axes=None):
-    """Sample grids of the best EMA generators side by side (the same noise for every run)."""
+    """Sample grids of the best EMA generators side by side (the same noise for every run), each with its
+    BatchNorm statistics re-estimated as for its score (:func:`evaluate`), so the pictures are of what was scored."""
     import matplotlib.pyplot as plt
 
     from .models import sample
@@ -430,7 +489,8 @@ def show_best_samples(results: dict, n: int = 64, seed: int = 0, device="cpu", a
         _, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 6), squeeze=False)
         axes = axes[0]
     for ax, (label, r) in zip(axes, results.items()):
-        x = sample(r.load_best_generator(device), n, seed=seed)   # the same noise for every run
+        eval_seed = RunConfig.from_options({k: v for k, v in r.config.items() if k != "features"}).eval_seed
+        x = sample(own_batchnorm(r.load_best_generator(device), eval_seed), n, seed=seed)   # same noise for every run
         b = r.best
         show_images(x, nrow=int(math.sqrt(n)), ax=ax,
                     title=f"{label}, step {b['step']}: {r.metric} = {b['value']:.2f}")

@@ -108,6 +108,18 @@ def _has_parametrizations(m: nn.Module) -> bool:
     return any(hasattr(x, "parametrizations") for x in m.modules())
 
 
+#: The first torch release with the fix (pytorch#125697, merged May 2024) of pytorch#125544, "spectral_norm not
+#: working with autocast" (a regression of 2.3.0): older ones run spectral-norm models in float32.
+SPECTRAL_AUTOCAST_FIXED = (2, 4)
+
+
+def _torch_version() -> tuple:
+    import re
+
+    m = re.match(r"(\d+)\.(\d+)", torch.__version__)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
 def native_bf16(device: torch.device) -> bool:
     """True on GPUs with bf16 tensor cores (Ampere, sm_80, and newer). A T4 (sm_75) only emulates
     bf16, slower than float32: it gets fp16 with a GradScaler instead."""
@@ -158,6 +170,12 @@ def resolve_plan(cfg, device: torch.device, G: nn.Module, D: nn.Module,
             notes.append("precision: no native bf16 on this GPU, fp16 autocast with a GradScaler instead")
     elif precision == "fp32":
         notes.append("precision: float32 (TrainConfig.precision='fp32')")
+    if dtype is not None and _torch_version() < SPECTRAL_AUTOCAST_FIXED and (
+            _has_parametrizations(G) or _has_parametrizations(D)):
+        dtype, scaler = None, False       # torch 2.3 crashes in spectral norm under CUDA autocast (pytorch#125544)
+        notes.append(f"precision: float32, because spectral norm crashes under CUDA autocast before torch "
+                     f"{'.'.join(map(str, SPECTRAL_AUTOCAST_FIXED))} (pytorch#125544, fixed by #125697); this is "
+                     f"torch {torch.__version__}")
     want = getattr(cfg, "compile", None)
     remaining = cfg.steps if remaining_steps is None else remaining_steps
     compile_: Union[bool, str] = False

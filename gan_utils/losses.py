@@ -25,13 +25,22 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .runtime import ConfigError
+
 
 def _check_scores(name: str, t: torch.Tensor) -> None:
     # A (B, 1) output against (B,) labels silently broadcasts to (B, B) in MSE-style code; we
     # insist on the (B,) shape every discriminator in gan_utils returns (bug class in notebook 05).
+    if not isinstance(t, torch.Tensor):
+        raise ConfigError(f"{name} must be a tensor of D's outputs, got {type(t).__name__}")
     if t.dim() != 1:
-        raise ValueError(f"{name} must have shape (B,), got {tuple(t.shape)}: the discriminator "
-                         "should return one logit per sample; use .view(-1) on its output")
+        raise ConfigError(f"{name} must have shape (B,), got {tuple(t.shape)}: the discriminator "
+                          "should return one logit per sample; use .view(-1) on its output")
+    if not t.is_floating_point():
+        raise ConfigError(f"{name} has dtype {t.dtype}: D's logits/scores are floating-point numbers (labels or "
+                          "class indices passed by mistake?)")
+    if t.numel() == 0:
+        raise ConfigError(f"{name} is empty: a loss over an empty batch is NaN (the mean of nothing)")
 
 
 def d_loss_bce(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -88,7 +97,22 @@ def g_loss_wasserstein(fake_scores: torch.Tensor) -> torch.Tensor:
     return -fake_scores.mean()
 
 
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, grad_scaler=None) -> torch.Tensor:
+def _input_gradient(total: torch.Tensor, x: torch.Tensor, grad_scaler=None) -> torch.Tensor:
+    """d total / d x with ``create_graph=True`` (the penalties' double backward). Under fp16 with a
+    ``grad_scaler``, ``total`` is scaled first so small fp16 gradients do not flush to zero, and the
+    gradient is divided by the scale as a device tensor (``scale(1)``): no host sync per D step, as
+    ``get_scale()`` would cost. An overflow makes the gradient inf; the penalty and D's loss follow,
+    the scaler skips that step, and the training loop counts it instead of calling it a divergence."""
+    if grad_scaler is not None and grad_scaler.is_enabled():
+        scale = grad_scaler.scale(torch.ones((), device=total.device))     # the current scale, on the device
+        (scaled,) = torch.autograd.grad(grad_scaler.scale(total), x, create_graph=True)
+        return scaled / scale                                               # unscaled: the true gradient
+    (grads,) = torch.autograd.grad(total, x, create_graph=True)
+    return grads
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, grad_scaler=None,
+                     allow_batchnorm: bool = False) -> torch.Tensor:
     """WGAN-GP penalty (Gulrajani et al. 2017, Algorithm 1):
 
         x_hat = eps * x + (1 - eps) * G(z),   eps ~ U[0, 1], one eps per sample
@@ -101,18 +125,22 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     ``grad_scaler`` (a ``torch.amp.GradScaler``, fp16 training): the scores are scaled before the
     inner ``autograd.grad`` so small fp16 gradients do not flush to zero, and the gradients are
     unscaled before the norm (the recipe of PyTorch's AMP examples, "Gradient penalty").
+
+    A ``critic`` module with BatchNorm in training mode is refused (the per-sample penalty is wrong
+    there); ``allow_batchnorm=True`` lets notebook 05's lab run that bug on purpose to show it.
     """
     if real.shape != fake.shape:
-        raise ValueError(f"real {tuple(real.shape)} and fake {tuple(fake.shape)} must have the same shape")
+        raise ConfigError(f"real {tuple(real.shape)} and fake {tuple(fake.shape)} must have the same shape")
+    if not allow_batchnorm and isinstance(critic, nn.Module) and critic.training and any(
+            isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules()):
+        raise ConfigError("gradient_penalty through a critic with BatchNorm: BatchNorm mixes the samples of a batch, "
+                          "so grad_x f(x_hat) of one sample depends on the others and the per-sample penalty is wrong "
+                          "(Gulrajani et al. 2017, section 4). Build the critic with norm='layer', 'none' or 'spectral'.")
     b = real.shape[0]
     eps = torch.rand(b, *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)  # (B, 1, 1, 1)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     scores = critic(x_hat).float().sum()
-    if grad_scaler is not None and grad_scaler.is_enabled():
-        (scaled,) = torch.autograd.grad(grad_scaler.scale(scores), x_hat, create_graph=True)
-        grads = scaled / grad_scaler.get_scale()                           # unscaled: the true gradient
-    else:
-        (grads,) = torch.autograd.grad(scores, x_hat, create_graph=True)  # (B, C, H, W)
+    grads = _input_gradient(scores, x_hat, grad_scaler)                   # (B, C, H, W)
     norms = grads.flatten(1).norm(2, dim=1)  # (B, C*H*W) -> (B,): one norm per sample
     return ((norms - 1.0) ** 2).mean()
 
@@ -190,11 +218,7 @@ def r1_penalty(D: Callable, real: torch.Tensor, grad_scaler=None) -> torch.Tenso
     scores = D(x)
     _check_scores("D(real)", scores)
     total = scores.float().sum()
-    if grad_scaler is not None and grad_scaler.is_enabled():
-        (scaled,) = torch.autograd.grad(grad_scaler.scale(total), x, create_graph=True)
-        grads = scaled / grad_scaler.get_scale()
-    else:
-        (grads,) = torch.autograd.grad(total, x, create_graph=True)   # (B, C, H, W), one row per sample
+    grads = _input_gradient(total, x, grad_scaler)      # (B, C, H, W), one row per sample
     return grads.flatten(1).pow(2).sum(1).mean()       # E_x ||grad_x D(x)||^2
 
 

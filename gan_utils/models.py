@@ -32,6 +32,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .runtime import ConfigError
+
 IMAGE_SIZES = (28, 32, 64)
 NORMS = ("batch", "layer", "none", "spectral")
 #: how a class-conditional discriminator sees the label (DCGANDiscriminator(num_classes=K, conditioning=...))
@@ -84,7 +86,9 @@ def _range_checked(y: torch.Tensor, module: nn.Module) -> bool:
 
 class ConditionalBatchNorm2d(nn.Module):
     """BatchNorm whose scale and shift are looked up per class (conditional BatchNorm: de Vries et al.
-    2017, Dumoulin et al. 2017's conditional instance norm; the generator of Miyato & Koyama 2018 and BigGAN):
+    2017, Dumoulin et al. 2017's conditional instance norm; as in the generator of Miyato & Koyama 2018.
+    BigGAN's variant computes them instead: a linear map of a shared class embedding concatenated with a
+    chunk of z, per layer, in its authors' code BigGAN-PyTorch):
 
         out = gamma[y] * (x - mean_B) / sqrt(var_B + eps) + beta[y]
 
@@ -109,6 +113,14 @@ class ConditionalBatchNorm2d(nn.Module):
         return gamma[:, :, None, None] * h + beta[:, :, None, None]        # gamma[y] * x_hat + beta[y]
 
 
+def _check_sizes(who: str, **sizes) -> None:
+    """Each size a whole number >= 1, else one :class:`ConfigError` naming it (a width of 0 would build
+    layers of no channels and fail later with an obscure shape error)."""
+    for name, v in sizes.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(f"{who}: {name}={v!r} must be a whole number >= 1")
+
+
 # ----------------------------------------------------------------------------- MLPs
 def _mlp(sizes, act, out_act=None, spectral=False):
     layers = []
@@ -131,6 +143,7 @@ class MLPGenerator(nn.Module):
     def __init__(self, latent_dim: int = 64, out_shape=(2,), hidden: int = 256, depth: int = 3,
                  tanh_output: bool = False):
         super().__init__()
+        _check_sizes("MLPGenerator", latent_dim=latent_dim, hidden=hidden, depth=depth)
         out_shape = tuple(int(s) for s in (out_shape if isinstance(out_shape, (tuple, list)) else (out_shape,)))
         self.config = {"kind": "MLPGenerator", "latent_dim": latent_dim, "out_shape": list(out_shape),
                        "hidden": hidden, "depth": depth, "tanh_output": tanh_output}
@@ -149,6 +162,7 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(self, in_shape=(2,), hidden: int = 256, depth: int = 3, spectral: bool = False):
         super().__init__()
+        _check_sizes("MLPDiscriminator", hidden=hidden, depth=depth)
         in_shape = tuple(int(s) for s in (in_shape if isinstance(in_shape, (tuple, list)) else (in_shape,)))
         self.config = {"kind": "MLPDiscriminator", "in_shape": list(in_shape), "hidden": hidden,
                        "depth": depth, "spectral": spectral}
@@ -167,7 +181,7 @@ class MLPDiscriminator(nn.Module):
 def _plan(image_size: int):
     """Start resolution and number of stride-2 up/down-samplings for each supported size."""
     if image_size not in IMAGE_SIZES:
-        raise ValueError(f"image_size={image_size} is not supported; use one of {IMAGE_SIZES} "
+        raise ConfigError(f"image_size={image_size} is not supported; use one of {IMAGE_SIZES} "
                          "(gan_utils.data.load_dataset(..., image_size=32) pads 28x28 images)")
     return {28: (7, 2), 32: (4, 3), 64: (4, 4)}[image_size]
 
@@ -187,7 +201,8 @@ class DCGANGenerator(nn.Module):
     map to that layer's output, and later layers see the class only through what survives of it),
     while conditional BatchNorm sets the scale and shift of every layer's channels, at every
     resolution, for the class asked for.
-    It is the generator of the projection-discriminator paper (Miyato & Koyama 2018) and of BigGAN,
+    It is the generator of the projection-discriminator paper (Miyato & Koyama 2018; BigGAN computes the
+    scale and shift from a shared class embedding and a chunk of z instead of a table per class),
     costs 2 * K * C numbers per layer, and leaves the convolutions exactly as in the unconditional
     model. ``y`` may also be ``(B, K)`` class weights (rows summing to 1): a mixture of the classes'
     scales and shifts, for walks between classes. ``num_classes=None`` is the unconditional DCGAN,
@@ -197,9 +212,10 @@ class DCGANGenerator(nn.Module):
     def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 32, width: int = 64,
                  num_classes: Optional[int] = None):
         super().__init__()
+        _check_sizes("DCGANGenerator", latent_dim=latent_dim, channels=channels, width=width)
         if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool)
                                         or num_classes < 1):
-            raise ValueError(f"num_classes={num_classes!r} must be a whole number >= 1 (None: unconditional)")
+            raise ConfigError(f"num_classes={num_classes!r} must be a whole number >= 1 (None: unconditional)")
         self.config = {"kind": "DCGANGenerator", "latent_dim": latent_dim, "channels": channels,
                        "image_size": image_size, "width": width}
         if num_classes is not None:                  # only then: unconditional configs stay as they were
@@ -292,13 +308,14 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, channels: int = 1, image_size: int = 32, width: int = 64, norm: str = "batch",
                  num_classes: Optional[int] = None, conditioning: str = "projection"):
         super().__init__()
+        _check_sizes("DCGANDiscriminator", channels=channels, width=width)
         if norm not in NORMS:
-            raise ValueError(f"norm={norm!r}; use one of {NORMS}")
+            raise ConfigError(f"norm={norm!r}; use one of {NORMS}")
         if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool)
                                         or num_classes < 1):
-            raise ValueError(f"num_classes={num_classes!r} must be a whole number >= 1 (None: unconditional)")
+            raise ConfigError(f"num_classes={num_classes!r} must be a whole number >= 1 (None: unconditional)")
         if conditioning not in CONDITIONINGS:
-            raise ValueError(f"conditioning={conditioning!r}; use one of {CONDITIONINGS}")
+            raise ConfigError(f"conditioning={conditioning!r}; use one of {CONDITIONINGS}")
         self.config = {"kind": "DCGANDiscriminator", "channels": channels, "image_size": image_size,
                        "width": width, "norm": norm}
         if num_classes is not None:                  # only then: unconditional configs stay as they were
@@ -881,27 +898,53 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t, eps: float = 1e-6) -> torch.Ten
     return torch.where(degenerate, z0 + t * (z1 - z0), out)
 
 
+#: the smallest truncation threshold: the redraws per coordinate grow as 1 / (0.8 t) (1 250 at t = 0.001)
+MIN_TRUNCATION = 1e-3
+
+
 def truncated_normal(n: int, dim: int, truncation: Optional[float] = None, seed: Optional[int] = 0) -> torch.Tensor:
     """``(n, dim)`` draws of z ~ N(0, I) with every coordinate outside ``[-truncation, truncation]``
-    redrawn until it falls inside: the truncation trick of BigGAN (Brock, Donahue, Simonyan 2019,
-    section 3.1), taught in notebook 09. A smaller threshold trades variety for fidelity: the codes
-    stay near the centre of the prior, where G was trained most. ``truncation=None`` (or inf) is plain
-    N(0, I). Drawn on the CPU from a generator seeded with ``seed`` (None: the global RNG)."""
+    redrawn until it falls inside: the truncation trick of BigGAN (Brock, Donahue, Simonyan 2019),
+    taught in notebook 09. It does **not** move codes to where G saw the most training codes: in
+    ``dim`` dimensions those lie on a thin shell of radius about sqrt(dim) (||z||^2 is a sum of ``dim``
+    squares), and truncation pulls codes *inside* it, to a typical norm sqrt(dim * v(t)) with v(t)
+    the per-coordinate variance (:func:`truncated_normal_variance`): 5.4 for dim = 100, t = 1, where
+    a training code is that short with probability ~3e-13. Whether that buys fidelity is a property of
+    the generator (notebook 09 measures it). ``truncation=None`` (or inf) is plain N(0, I). Drawn on the
+    CPU from a generator seeded with ``seed`` (None: the global RNG)."""
     if not isinstance(n, int) or n < 1 or int(dim) != dim or dim < 1:
         raise ValueError(f"n={n!r} and dim={dim!r} must be whole numbers >= 1")
     dim = int(dim)
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     z = torch.randn(n, dim, generator=gen)
-    if truncation is None or math.isinf(truncation):
+    if truncation is None or (isinstance(truncation, (int, float)) and math.isinf(truncation) and truncation > 0):
         return z
-    if not truncation > 0:
-        raise ValueError(f"truncation={truncation!r} must be > 0 (None: no truncation)")
+    if isinstance(truncation, bool) or not isinstance(truncation, (int, float)) or not truncation >= MIN_TRUNCATION:
+        raise ConfigError(f"truncation={truncation!r} must be a number >= {MIN_TRUNCATION} (None: no truncation): a "
+                          f"coordinate falls in [-t, t] with probability about 0.8 t, so a smaller t would redraw "
+                          "almost without end")
     while True:
         outside = z.abs() > truncation                     # |z_i| > t: redraw those coordinates only
         count = int(outside.sum())
         if count == 0:
             return z
         z[outside] = torch.randn(count, generator=gen)
+
+
+def truncated_normal_variance(truncation: Optional[float]) -> float:
+    """Variance of one coordinate of :func:`truncated_normal`: N(0, 1) conditioned on |z| <= t,
+
+        v(t) = 1 - 2 t phi(t) / (2 Phi(t) - 1),      phi, Phi: the standard normal density and CDF
+
+    (1 for ``None`` or inf). A code of ``dim`` such coordinates has E||z||^2 = dim * v(t)."""
+    if truncation is None or math.isinf(truncation):
+        return 1.0
+    t = float(truncation)
+    if not t > 0:
+        raise ValueError(f"truncation={truncation!r} must be > 0 (None: no truncation)")
+    phi = math.exp(-t * t / 2) / math.sqrt(2 * math.pi)         # phi(t)
+    mass = math.erf(t / math.sqrt(2))                            # 2 Phi(t) - 1 = P(|z| <= t)
+    return 1.0 - 2.0 * t * phi / mass
 
 
 def sample_labels(G, y, n: int) -> Optional[torch.Tensor]:
@@ -976,7 +1019,7 @@ def sample(G, n: int = 64, seed: Optional[int] = 0, batch_size: int = 500, z=Non
 
 @torch.no_grad()
 def recompute_batchnorm_stats(G: nn.Module, latent_dim: int | None = None, n_batches: int = 20,
-                              batch_size: int = 256, seed: int = 0) -> nn.Module:
+                              batch_size: int = 256, seed: int = 0, truncation: Optional[float] = None) -> nn.Module:
     """A copy of ``G`` whose BatchNorm running statistics are re-estimated from **its own**
     activations: every BatchNorm's statistics are reset and, in train mode (batch statistics, no
     gradients), ``n_batches`` batches of z ~ N(0, I) from a ``seed``-ed CPU generator are passed
@@ -988,6 +1031,9 @@ def recompute_batchnorm_stats(G: nn.Module, latent_dim: int | None = None, n_bat
     running statistics from the raw generator, so they estimate the raw G's activations, not those
     of the averaged weights. This is the usual remedy (a G without BatchNorm is the other);
     :func:`gan_utils.experiment.evaluate` applies it before scoring an EMA generator.
+
+    ``truncation``: the codes are drawn from :func:`truncated_normal` with that threshold instead, so the
+    statistics fit the activations of truncated codes (notebook 09 tests whether that rescues truncation).
     """
     ld = int(latent_dim if latent_dim is not None else G.latent_dim)
     out = copy.deepcopy(G)
@@ -1002,8 +1048,11 @@ def recompute_batchnorm_stats(G: nn.Module, latent_dim: int | None = None, n_bat
     out.train()
     g = torch.Generator().manual_seed(seed)
     labels = sample_labels(out, None, batch_size)               # None for an unconditional G
-    for _ in range(n_batches):
-        z = torch.randn(batch_size, ld, generator=g).to(device)
+    for i in range(n_batches):
+        if truncation is None:
+            z = torch.randn(batch_size, ld, generator=g).to(device)
+        else:
+            z = truncated_normal(batch_size, ld, truncation, seed=seed * 1_000_003 + i).to(device)
         out(z) if labels is None else out(z, labels.to(device))
     for m, mom in zip(bns, saved):
         m.momentum = mom

@@ -49,8 +49,25 @@ def env_flag(name: str, default=False):
         raise UserError(f"{name}={raw!r} is not a yes/no value: use 1 or 0") from None
 
 
-#: True when ``GAN_COURSE_SMOKE=1``: notebooks shrink sizes and step counts for CI.
-SMOKE: bool = env_flag("GAN_COURSE_SMOKE")
+def __getattr__(name: str):
+    """``SMOKE``: True when ``GAN_COURSE_SMOKE=1`` (notebooks shrink sizes and step counts for CI).
+    Read when asked for, not at import, so a bad value is one clear error where it is used (a
+    notebook's parameters cell) and never a traceback while ``gan_utils`` is being imported."""
+    if name == "SMOKE":
+        return env_flag("GAN_COURSE_SMOKE")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+#: the seeds the course accepts: numpy's range, which seed_everything also feeds
+SEED_MAX = 2**32 - 1
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """``seed`` if it is a whole number from 0 to 2**32 - 1, else :class:`ConfigError` saying so
+    (a larger one overflows torch's generators and the loader's per-epoch seed)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise ConfigError(f"{name}={seed!r} must be a whole number from 0 to {SEED_MAX} (2**32 - 1)")
+    return seed
 
 
 @contextlib.contextmanager
@@ -212,7 +229,7 @@ def describe_environment() -> dict:
         "numpy": np.__version__,
         "device": str(dev),
         "cpu_threads": torch.get_num_threads(),
-        "smoke": SMOKE,
+        "smoke": env_flag("GAN_COURSE_SMOKE"),
         "colab": in_colab(),
     }
     if dev.type == "cuda":

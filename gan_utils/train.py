@@ -32,8 +32,14 @@ from .checkpoint import (LATEST, RunLock, all_finite, check_resumable, load_chec
 from .distributed import Parallel, on_main
 from .augment import DiffAugment, parse_policy
 from .losses import LOSSES, clip_weights, r1_penalty
+from .loop import NonFiniteLossError, ScalarLog, StopRequest, TrainingInterrupted  # noqa: F401 (re-exported)
 from .models import check_labels, eval_mode, has_batchnorm, has_spectral_norm, sample
-from .runtime import ConfigError, UserError, atomic_write, ensure_writable_dir, remove_stale_temp_files
+from .runtime import ConfigError, UserError, atomic_write, check_seed, ensure_writable_dir, remove_stale_temp_files
+
+
+#: the most generator steps a run may ask for: far beyond any run of the course (100,000), and a
+#: typo such as 1e30 is refused instead of running until it is killed
+MAX_STEPS = 10_000_000
 
 
 @dataclass
@@ -85,10 +91,11 @@ class TrainConfig:
         only the loss differs from bce-ns (notebook 10); acgan: the DCGAN optimiser with the AC-GAN
         class terms (notebook 09).
 
-        ``ttur=True``: the two time-scale learning rates of Heusel et al. 2017, Table 1, for the loss
-        they ran it with (:data:`TTUR_RATES`): bce-ns as their DCGAN on CIFAR-10 (D 1e-4, G 5e-4:
-        for DCGAN their G learns faster, see their Appendix A5); wgan-gp as their WGAN-GP on CIFAR-10
-        and LSUN (D 3e-4, G 1e-4, one critic step per generator step instead of five).
+        ``ttur=True``: the two time-scale learning rates Heusel et al. 2017 ran, for the loss they ran
+        them with (:data:`TTUR_RATES`, which names the source of each pair): bce-ns as their DCGAN on
+        CIFAR-10 (D 1e-4, G 5e-4: for DCGAN their G learns faster, see their Appendix A5); wgan-gp as
+        their WGAN-GP on CIFAR-10 and LSUN (D 3e-4, G 1e-4, one critic step per generator step instead
+        of five).
         """
         base = {
             "bce-ns": {}, "bce-saturating": {},
@@ -115,19 +122,37 @@ class TrainConfig:
             raise ConfigError(f"optimizer={self.optimizer!r}; use 'adam' or 'rmsprop'")
         if self.precision not in (None, "fp32"):
             raise ConfigError(f"precision={self.precision!r}; use None (auto) or 'fp32'")
-        for name in ("steps", "batch_size", "latent_dim", "n_critic", "log_every", "n_samples"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)!r} must be a whole number >= 1")
+        def whole(name, lo, hi=None, note=""):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
+                rng = f">= {lo}" if hi is None else f"from {lo} to {hi:,}"
+                raise ConfigError(f"{name}={v!r} must be a whole number {rng}{note}")
+
+        def number(name, lo, lo_open, hi=None, note=""):
+            v = getattr(self, name)
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and \
+                (v > lo if lo_open else v >= lo) and (hi is None or v < hi)
+            if not ok:
+                rng = (f"> {lo:g}" if lo_open else f">= {lo:g}") + (f" and < {hi:g}" if hi is not None else "")
+                raise ConfigError(f"{name}={v!r} must be a finite number {rng}{note}")
+
+        whole("steps", 1, MAX_STEPS, " (generator updates; the course's longest run has 100,000)")
+        for name in ("batch_size", "latent_dim", "n_critic", "log_every", "n_samples"):
+            whole(name, 1)
         for name in ("sample_every", "ckpt_every"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ConfigError(f"{name}={getattr(self, name)!r} must be a whole number >= 0 (0 = only at the end)")
+            whole(name, 0, note=" (0 = only at the end)")
         for name in ("lr_g", "lr_d"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name}={getattr(self, name)!r} must be > 0")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ConfigError(f"ema_decay={self.ema_decay!r} must be in [0, 1) (0 = no EMA generator)")
-        if not (isinstance(self.r1_gamma, (int, float)) and self.r1_gamma >= 0):
-            raise ConfigError(f"r1_gamma={self.r1_gamma!r} must be a number >= 0 (0 = no R1 penalty)")
+            number(name, 0.0, True, note=" (a learning rate)")
+        for name in ("betas_g", "betas_d"):
+            b = getattr(self, name)
+            if not (isinstance(b, (tuple, list)) and len(b) == 2 and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v < 1.0 for v in b)):
+                raise ConfigError(f"{name}={b!r} must be two numbers in [0, 1), Adam's (beta1, beta2), e.g. (0.5, 0.999)")
+        number("clip_value", 0.0, True, note=" (wgan-clip keeps every critic weight in [-c, c])")
+        number("gp_weight", 0.0, False, note=" (the gradient penalty's lambda)")
+        number("r1_gamma", 0.0, False, note=" (0 = no R1 penalty)")
+        number("ema_decay", 0.0, False, 1.0, note=" (0 = no EMA generator)")
+        check_seed(self.seed)
         if not isinstance(self.r1_every, int) or self.r1_every < 1:
             raise ConfigError(f"r1_every={self.r1_every!r} must be a whole number >= 1 (1 = R1 at every D step)")
         if self.augment is not None:
@@ -138,56 +163,20 @@ class TrainConfig:
         self.betas_g, self.betas_d = (tuple(float(b) for b in self.betas_g), tuple(float(b) for b in self.betas_d))
 
 
-#: Two time-scale update rule learning rates (Heusel et al. 2017, Table 1: b for D, a for G), by loss.
+#: Two time-scale update rule learning rates of Heusel et al. 2017, by loss, and where each pair comes from.
+#:
+#: - bce-ns, D 1e-4 / G 5e-4: the paper's Table 1, DCGAN on CIFAR-10 (its columns "b, a": b is the
+#:   discriminator's rate, a the generator's). The authors' DCGAN code (bioinf-jku/TTUR,
+#:   DCGAN_FID_batched/run.sh) takes both rates as command-line arguments and states no values.
+#: - wgan-gp, D 3e-4 / G 1e-4, one critic step: the paper's Table 1, WGAN-GP on CIFAR-10 and LSUN
+#:   Bedrooms, and the authors' code: bioinf-jku/TTUR, WGAN_GP/gan_64x64_FID.py sets ``D_LR = 0.0003``,
+#:   ``G_LR = 0.0001``, ``CRITIC_ITERS = 1`` under ``TTUR = True`` from commit c2626f2 (2017-10-04) to the
+#:   file's last version (8eca1ab, 2019; the folder was deleted in 2021). Its first versions (June 2017,
+#:   commits 4925473 to ca9b657) had the reverse, D_LR=1e-4 and G_LR=3e-4, and some write-ups quote those.
 TTUR_RATES = {
     "bce-ns": dict(lr_d=1e-4, lr_g=5e-4),               # their DCGAN on CIFAR-10 (FID 36.9 vs 37.7 with one rate)
     "wgan-gp": dict(lr_d=3e-4, lr_g=1e-4, n_critic=1),  # their WGAN-GP on CIFAR-10 and LSUN Bedrooms
 }
-
-
-class NonFiniteLossError(UserError, RuntimeError):
-    """A loss or weight became NaN or inf; the message names the step and the last good checkpoint."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C (SIGINT) or SIGTERM stopped :func:`train` after a whole step; ``checkpoint`` is the
-    checkpoint it saved at ``step`` (None without ``out_dir``)."""
-
-    def __init__(self, step: int, checkpoint=None):
-        self.step, self.checkpoint = step, checkpoint
-        where = f"checkpoint saved at {checkpoint}" if checkpoint else "no out_dir, nothing saved"
-        super().__init__(f"interrupted after step {step}; {where}")
-
-
-class _StopRequest:
-    """While active, SIGINT/SIGTERM only ask the loop to stop after the current step (so the saved
-    state is a whole step); a second Ctrl-C interrupts at once. Inactive outside the main thread."""
-
-    def __init__(self):
-        self.requested = False
-        self._old = {}
-
-    def __enter__(self):
-        import signal
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        import signal
-
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc):
-        import signal
-
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
 
 
 # ----------------------------------------------------------------------------- the two steps
@@ -199,20 +188,37 @@ def _grad_norm(params) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # ||all grads||_2
 
 
-def _backward_and_step(loss, params, opt, scaler, grad_norms: bool) -> Optional[torch.Tensor]:
-    """loss.backward(); optimiser step; the global grad norm (unscaled under fp16 + GradScaler)."""
+def _backward_and_step(loss, params, opt, scaler, grad_norms: bool):
+    """loss.backward(); optimiser step. Returns ``(grad norm or None, skipped or None)``: the global
+    grad norm (unscaled under fp16 + GradScaler) and, with a GradScaler, a 0-d tensor that is 1 when
+    the scaler skipped this step because the fp16 gradients overflowed (its scale went down), 0 when
+    it stepped. Both stay on the device (no host sync)."""
     opt.zero_grad(set_to_none=True)
     if scaler is None:
         loss.backward()
         norm = _grad_norm(params) if grad_norms else None
         opt.step()
-        return norm
+        return norm, None
+    one = torch.ones((), device=loss.device)
+    before = scaler.scale(one)                 # the scale as a device tensor
     scaler.scale(loss).backward()
     scaler.unscale_(opt)                       # true gradients: for the norm and for the step
     norm = _grad_norm(params) if grad_norms else None
     scaler.step(opt)                           # skipped when the fp16 gradients overflowed
-    scaler.update()
-    return norm
+    scaler.update()                            # ... and then the scale is halved: that is how we see it
+    return norm, (scaler.scale(one) < before).float()
+
+
+def _uncompiled(D: nn.Module) -> nn.Module:
+    """``D`` itself, or, when the fast path compiled it, its eager module: found through the
+    DistributedDataParallel wrapper of torchrun too (there ``D.compiled`` is the wrapper's attribute,
+    absent, and R1's double backward went through the compiled graph: "double backward not supported").
+    The eager module shares D's parameters, so DDP still reduces their gradients in the backward of
+    the D loss that holds the penalty."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    inner = D.module if isinstance(D, DistributedDataParallel) else D
+    return inner.module if getattr(inner, "compiled", False) else D
 
 
 def _augmenter(cfg: TrainConfig):
@@ -251,7 +257,7 @@ def d_step(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, opt_d: torch.op
                               "update in the run, to know on which updates to apply the penalty")
         if d_iter is None or d_iter % cfg.r1_every == 0:
             # a double backward: never through torch.compile (AOTAutograd refuses it), so the eager D of the fast path
-            D_eager = D.module if getattr(D, "compiled", False) else D
+            D_eager = _uncompiled(D)
 
             def D_r1(x):                                   # the logit of D(T(x)) (or D(T(x), y)), per sample
                 x = x if aug is None else aug(x)
@@ -273,11 +279,13 @@ def d_step(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, opt_d: torch.op
         out["D_x"], out["D_G_z"] = real_out.detach().mean(), fake_out.detach().mean()
     else:
         out["D_x"], out["D_G_z"] = torch.sigmoid(real_out.detach()).mean(), torch.sigmoid(fake_out.detach()).mean()
-    norm = _backward_and_step(loss, D.parameters(), opt_d, scaler, cfg.grad_norms)
+    norm, skipped = _backward_and_step(loss, D.parameters(), opt_d, scaler, cfg.grad_norms)
     if spec.clip:
         clip_weights(D, cfg.clip_value)                    # after the step, never before
     if norm is not None:
         out["grad_norm_D"] = norm
+    if skipped is not None:
+        out["skipped_D"] = skipped                         # fp16: the scaler skipped an overflowed step
     out["loss_D"] = loss.detach()
     return out
 
@@ -298,12 +306,14 @@ def g_step(D: nn.Module, fake: torch.Tensor, opt_g: torch.optim.Optimizer, cfg: 
         scores = (D(x) if y is None else D(x, y)).float()        # D(T(G(z))), or D(T(G(z, y)), y): conditional
         loss = LOSSES[cfg.loss].g_loss(scores)             # e.g. -E[log D(G(z))]; fp32 even when D ran in bf16
         params = G.parameters() if G is not None else [p for g in opt_g.param_groups for p in g["params"]]
-        norm = _backward_and_step(loss, params, opt_g, scaler, cfg.grad_norms)
+        norm, skipped = _backward_and_step(loss, params, opt_g, scaler, cfg.grad_norms)
     finally:
         D.requires_grad_(True)
     out = {"loss_G": loss.detach()}
     if norm is not None:
         out["grad_norm_G"] = norm
+    if skipped is not None:
+        out["skipped_G"] = skipped
     return out
 
 
@@ -440,10 +450,12 @@ class _Bookkeeper:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.history: dict = {}
         self.samples: list = []
-        self.buffer: list = []
+        # one host sync per flush, NaN guard; torchrun: the global batch's values, on every rank
+        self.log = ScalarLog(self.history, reduce=self.par.mean, last_good=self._last_good,
+                             items_per_step=cfg.batch_size * cfg.n_critic, rate_name="images_per_s")
         gen = torch.Generator().manual_seed(cfg.seed)
         self.fixed_z = torch.randn(cfg.n_samples, cfg.latent_dim, generator=gen).to(device)
-        self.t0 = self.t_flush = time.perf_counter()
+        self.t0 = time.perf_counter()
         self._lock = None
 
     def __enter__(self):
@@ -476,12 +488,14 @@ class _Bookkeeper:
         check_resumable(ck, self.G, self.D, self.cfg, data, path)
         got = restore_training(ck, G=self.G, D=self.D, ema=self.ema, opt_g=self.opts[0], opt_d=self.opts[1],
                                loader=data, device=self.device)
-        self.fixed_z, self.history = got["fixed_noise"], got["history"]
+        self.fixed_z = got["fixed_noise"]
+        self.history.clear()
+        self.history.update(got["history"])                     # the log writes into this same dict
         return got["step"]
 
     def end_of_step(self, step: int, scalars: dict, fp, bar=None, stop: bool = False) -> None:
         cfg = self.cfg
-        self.buffer.append(scalars)
+        self.log.append(scalars)
         last = step == cfg.steps
         ckpt = self.out_dir is not None and (last or (cfg.ckpt_every and step % cfg.ckpt_every == 0))
         grid = last or (cfg.sample_every and step % cfg.sample_every == 0)
@@ -516,26 +530,7 @@ class _Bookkeeper:
     def flush(self, step: int, stop: bool = False) -> bool:
         """Move the buffered scalars to the history (and check them); returns ``stop``, under torchrun
         True when any rank asked to stop."""
-        if not self.buffer:
-            return stop
-        now, n = time.perf_counter(), len(self.buffer)
-        keys = list(self.buffer[0])
-        table = torch.stack([torch.stack([b[k].float() for b in self.buffer]) for k in keys])  # (keys, steps)
-        table, stop = self.par.mean(table, stop)          # torchrun: the global batch's values, on every rank
-        stacked = dict(zip(keys, table.cpu().tolist()))   # one sync
-        for name in ("loss_D", "loss_G"):
-            bad = [i for i, v in enumerate(stacked[name]) if not math.isfinite(v)]
-            if bad:
-                raise NonFiniteLossError(f"{name} became {stacked[name][bad[0]]} at step {step - n + 1 + bad[0]}; "
-                                         f"training stopped. Last good checkpoint: {self._last_good()}. Lower the "
-                                         "learning rates or check the data range.")
-        ips = n * self.cfg.batch_size * self.cfg.n_critic / max(now - self.t_flush, 1e-9)
-        self.history.setdefault("step", []).extend(range(step - n + 1, step + 1))
-        for k, v in stacked.items():
-            self.history.setdefault(k, []).extend(v)
-        self.history.setdefault("images_per_s", []).extend([ips] * n)
-        self.buffer, self.t_flush = [], now
-        return stop
+        return self.log.flush(step, stop)
 
     def sample_grid(self, step: int) -> None:
         on_main(self._draw_grid, step)                    # torchrun: rank 0 draws and writes, the others wait
@@ -602,7 +597,7 @@ def train(G: nn.Module, D: nn.Module, data, cfg: TrainConfig, *, device=None, ou
     with _Bookkeeper(cfg, G, D, ema, (opt_g, opt_d), device, out_dir, callback, par) as book:  # lock, resume, logs
         start = book.resume(data) if resume else 0
         with fast_path(cfg, G, D, ema and ema.model, (opt_g, opt_d), data, device, cfg.steps - start) as fp, \
-                par, _StopRequest() as stop:
+                par, StopRequest() as stop:
             Gf, Df, batches = fp.G, fp.D, fp.batches       # G and D as the fast path runs them
             if start < cfg.steps:                           # set-up checks and compilation on the first batch
                 first = next(batches)                       # (images, labels): labels None unless conditional
@@ -613,11 +608,15 @@ def train(G: nn.Module, D: nn.Module, data, cfg: TrainConfig, *, device=None, ou
             for step in (bar := tqdm(range(start, cfg.steps), initial=start, total=cfg.steps,
                                      desc=f"train {cfg.loss}", disable=not progress, dynamic_ncols=True)):
                 # (1) Update D: n_critic steps, each on a real batch and a detached fake batch
+                skips = []                                 # fp16: the critic steps the GradScaler skipped
                 for k in range(cfg.n_critic):
                     real, y = next(batches)                # y: the batch's class labels (conditional GAN), else None
                     with torch.set_grad_enabled(reuse):
                         fake = generate(Gf, new_z(real), y)  # G(z) or G(z, y); its graph kept if the G step reuses it
                     d_out = d_step(Df, real, fake, opt_d, cfg, scaler=fp.scaler_d, d_iter=step * cfg.n_critic + k, y=y)
+                    skips += [d_out["skipped_D"]] if "skipped_D" in d_out else []
+                if skips:
+                    d_out["skipped_D"] = torch.stack(skips).sum()   # of this step's n_critic D updates
                 # (2) Update G: through a frozen D
                 if not reuse:
                     fake = generate(Gf, new_z(real), y)

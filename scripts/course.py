@@ -12,12 +12,17 @@ notebooks' relative paths (``%load ../solutions/04_dcgan.py``) work the same in 
     python scripts/course.py open [--dry-run]     # what `make course` runs
     python scripts/course.py fresh 04             # `make fresh NB=04`: a fresh copy of notebook 04;
                                                   # the old copy is kept in my-notebooks/old/
+    python scripts/course.py check-tracked        # `make test` runs it first: one message when the
+                                                  # tracked notebooks carry a learner's saved run
+    python scripts/course.py move-edits           # `make move-edits`: that work to my-notebooks/,
+                                                  # notebooks/ restored with git
 
 JupyterLab's command line: ``--allow-root`` when run as root (containers, cloud VMs), ``--no-browser``
 on Linux without a display (nothing could open one there), then the words of ``$JUPYTER_ARGS``
 (e.g. ``JUPYTER_ARGS="--ip=0.0.0.0 --port=9000"``), which come last and so win. The address with
 its token is printed in a box once the server is up. ``OMP_WAIT_POLICY=PASSIVE`` is set for the
-kernels unless already set (idle OpenMP threads sleep instead of spinning on a busy CPU).
+kernels unless already set (idle OpenMP threads sleep instead of spinning on a busy CPU), and a
+matplotlib backend that draws nothing into a notebook (``MPLBACKEND=Agg``) is replaced by the inline one.
 """
 from __future__ import annotations
 
@@ -64,7 +69,12 @@ def fresh_copy(which: str, src: Path = NOTEBOOKS, dst: Path = WORKDIR) -> tuple[
     if len(matches) != 1:
         names = ", ".join(nb.name[:2] for nb in committed_notebooks(src))
         raise SystemExit(f"no single notebook {which!r} in {src}: use its number, one of {names}")
-    nb = matches[0]
+    return copy_keeping_old(matches[0], dst)
+
+
+def copy_keeping_old(nb: Path, dst: Path) -> tuple[Path, Path | None]:
+    """Copy ``nb`` into ``dst``; a copy already there moves to ``dst/old/`` (with the time) first.
+    Returns (new copy, old copy or None)."""
     target = dst / nb.name
     old = None
     if target.exists():
@@ -74,6 +84,48 @@ def fresh_copy(which: str, src: Path = NOTEBOOKS, dst: Path = WORKDIR) -> tuple[
     dst.mkdir(parents=True, exist_ok=True)
     shutil.copy2(nb, target)
     return target, old
+
+
+def edited_tracked_notebooks(src: Path = NOTEBOOKS) -> list[Path]:
+    """The committed notebooks that JupyterLab has saved a run into (outputs the policy strips)."""
+    import nbformat
+    from sync_notebooks import saved_outputs  # same folder
+
+    return [nb for nb in committed_notebooks(src) if saved_outputs(nbformat.read(nb, as_version=4))]
+
+
+def edited_tracked_message(edited: list[Path]) -> str:
+    """What `make test` says instead of one "committed outputs" failure per cell when a learner ran and
+    saved the tracked notebooks (plain `jupyter lab` in notebooks/ instead of `make course`)."""
+    names = ", ".join(p.name for p in edited)
+    return "\n".join([
+        f"Your own work is in the tracked notebooks: {names} (notebooks/) carry saved outputs. That",
+        "happens when JupyterLab is opened on notebooks/ (plain `jupyter lab`) instead of `make course`.",
+        "`make test` checks the notebooks as committed, so it stops here. To keep your work:",
+        "",
+        "    make move-edits      # moves your versions to my-notebooks/ (git ignores it) and restores notebooks/",
+        "",
+        "or, to throw your edits away and restore the tracked notebooks only:",
+        "",
+        "    git checkout -- notebooks/",
+        "",
+        "Then run the course with `make course`: it opens JupyterLab on my-notebooks/.",
+    ])
+
+
+def move_edits(src: Path = NOTEBOOKS, dst: Path = WORKDIR, restore=None) -> list[tuple[Path, Path | None]]:
+    """Move the learner's versions of the tracked notebooks into ``dst`` (a copy already there goes to
+    ``dst/old/`` first, as with ``make fresh``) and restore the tracked ones with git. Returns
+    (new copy, old copy or None) for each notebook moved."""
+    edited = edited_tracked_notebooks(src)
+    moved = [copy_keeping_old(nb, dst) for nb in edited]
+    if edited:
+        (restore or _git_restore)(edited)
+    return moved
+
+
+def _git_restore(paths: list[Path]) -> None:
+    subprocess.run(["git", "checkout", "--", *map(str, paths)], cwd=ROOT, check=True)
 
 
 def headless(env=None, platform: str = sys.platform) -> bool:
@@ -96,7 +148,11 @@ def jupyter_command(workdir: Path = WORKDIR, *, uid: int | None = None, env=None
 
 
 def launch_env(env=None) -> dict:
-    env = dict(os.environ if env is None else env)
+    """JupyterLab's environment (its kernels inherit it): idle OpenMP threads sleep, and a matplotlib
+    backend that cannot draw into a notebook (``MPLBACKEND=Agg`` on many servers) becomes the inline one."""
+    from notebook_exec import kernel_env  # same folder
+
+    env = kernel_env(env)
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return env
 
@@ -140,9 +196,29 @@ def main(argv=None) -> int:
     op.add_argument("--dry-run", action="store_true", help="make the working copy, print the command, do not start")
     fr = sub.add_parser("fresh", help="replace your copy of one notebook by the committed one (old copy kept)")
     fr.add_argument("notebook", help="its number, e.g. 04")
-    for p in (op, fr):
+    sub.add_parser("check-tracked", help="exit 2 with what to do when the tracked notebooks carry a learner's "
+                   "saved work (`make test` runs it first)")
+    mv = sub.add_parser("move-edits", help="move your saved work from notebooks/ to my-notebooks/ and restore "
+                        "the tracked notebooks (`make move-edits`)")
+    ck = sub.choices["check-tracked"]
+    for p in (ck, mv):
+        p.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help=argparse.SUPPRESS)   # tests point it elsewhere
+    for p in (op, fr, mv):
         p.add_argument("--dir", type=Path, default=WORKDIR, help=f"the working copy (default {WORKDIR.name}/)")
     args = ap.parse_args(argv)
+    if args.cmd == "check-tracked":
+        edited = edited_tracked_notebooks(args.notebooks)
+        if edited:
+            print(edited_tracked_message(edited), file=sys.stderr)
+            return 2
+        return 0
+    if args.cmd == "move-edits":
+        moved = move_edits(args.notebooks, args.dir)
+        for new, old in moved:
+            print(f"{new}: your version" + (f" (the copy that was there: {old})" if old else ""))
+        print(f"moved {len(moved)} notebook(s); notebooks/ is as committed again" if moved
+              else "nothing to move: the tracked notebooks carry no saved work")
+        return 0
     if args.cmd == "fresh":
         new, old = fresh_copy(args.notebook, dst=args.dir)
         print(f"{new}: fresh copy of the committed notebook" + (f"; your previous copy is {old}" if old else ""))

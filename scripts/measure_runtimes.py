@@ -31,7 +31,8 @@ CONCEPTS = {
     "05_debugging_lab": "13 classic bugs of published GAN code: symptoms and fixes",
     "06_evaluation": "FID from scratch, its protocol, bias and pitfalls; precision/recall",
     "07_wgan": "Wasserstein distance, weight clipping, gradient penalty, spectral norm",
-    "08_full_training": "DCGAN vs WGAN-GP trained properly on a GPU, FID over training",
+    "08_full_training": "DCGAN, WGAN-GP and the modern recipe (hinge + SN + EMA) trained properly on a GPU, FID over "
+                        "training; Inception FID of the Fashion-MNIST runs against a published table",
     "09_conditional": "class-conditional GANs: conditional BatchNorm; concat vs projection vs AC-GAN at the same budget; "
                       "class accuracy, per-class FD and precision/recall; truncation; your own image folder",
     "10_modern_recipes": "why GANs circle (Dirac GAN eigenvalues); hinge + SN, R1, LSGAN compared over 3 seeds at "
@@ -39,6 +40,9 @@ CONCEPTS = {
     "12_stylegan": "StyleGAN built small: mapping network, equalised learning rate, AdaIN vs modulation/demodulation "
                    "(the droplet mechanism), noise inputs, style mixing, truncation in W vs Z, PPL-classifier in Z "
                    "and W; the style G vs DCGAN at equal training time over 3 seeds; ADA, StyleGAN3, GigaGAN",
+    "13_sequence_gans": "GANs for tokens: no gradient through a sample; REINFORCE vs Gumbel-softmax measured; SeqGAN on its "
+                        "synthetic oracle (rollouts, CNN D) vs MLE over 3 seeds; exposure bias measured; temperature "
+                        "sweep vs the GANs (Caccia 2020); SeqGAN is not a video model",
 }
 
 
@@ -59,16 +63,13 @@ def run(path: Path, smoke: bool, ckpt: str, save_dir: Path | None = None) -> flo
     folder for the whole invocation, so it times a learner's first pass: 04 trains from scratch and
     06 then reuses 04's model, as it would after the learner ran 04."""
     import nbformat
-    from nbclient import NotebookClient
 
-    from gan_utils.runtime import temporary_env
+    from notebook_exec import execute  # same folder
 
-    with temporary_env(GAN_COURSE_SMOKE="1" if smoke else "0", GAN_COURSE_CHECKPOINTS=ckpt):
-        nb = nbformat.read(path, as_version=4)
-        t = time.perf_counter()
-        NotebookClient(nb, timeout=None, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-        secs = time.perf_counter() - t
+    nb = nbformat.read(path, as_version=4)
+    t = time.perf_counter()
+    execute(nb, path.parent, GAN_COURSE_SMOKE="1" if smoke else "0", GAN_COURSE_CHECKPOINTS=ckpt)
+    secs = time.perf_counter() - t
     if save_dir is not None:  # the executed notebook, to read its numbers (never committed)
         save_dir.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, save_dir / path.name)
@@ -79,8 +80,9 @@ def run(path: Path, smoke: bool, ckpt: str, save_dir: Path | None = None) -> flo
 def _gpu_note() -> str:
     """Notebook 08's CPU cell: its default configs' step counts, read from the configs themselves."""
     cfgs = ROOT / "gan_utils" / "configs"
-    steps = [json.loads((cfgs / f"{n}.json").read_text())["steps"] for n in ("dcgan_cifar10", "wgan_gp_cifar10")]
-    return f"GPU notebook: not run on a CPU ({steps[0]:,} + {steps[1]:,} generator steps)".replace(",", " ")
+    steps = [json.loads((cfgs / f"{n}.json").read_text())["steps"]
+             for n in ("dcgan_cifar10", "wgan_gp_cifar10", "sngan_cifar10")]
+    return ("GPU notebook: not run on a CPU (" + " + ".join(f"{s:,}" for s in steps) + " generator steps)").replace(",", " ")
 
 
 GPU_NOTEBOOKS = {"08_full_training": _gpu_note()}
@@ -117,10 +119,54 @@ def readme_block(db: dict) -> str:
     return START + "\n" + "\n".join(rows) + "\n" + END
 
 
+#: The lecturer's guide (docs/teaching.md) shows the same times with what to do with them in class.
+TEACHING = ROOT / "docs" / "teaching.md"
+#: Notebooks planned but not in this checkout yet: their rows say "to be measured" until they land.
+PLANNED = {
+    "11": "pix2pix and CycleGAN: image-to-image translation, paired and unpaired",
+    "12": "StyleGAN's ideas: mapping network, per-layer styles (AdaIN), noise inputs, style mixing",
+    "13": "sequence GANs: SeqGAN's policy gradient, and why language GANs fell short",
+    "14": "Salimans et al. 2016's techniques, and the semi-supervised GAN",
+}
+#: A notebook whose default mode runs within this many seconds on a CPU is run live in a 90-minute meeting.
+LIVE_SECONDS = 240
+
+
+def in_class(entry: dict, key: str) -> str:
+    """What to do with notebook ``key`` in a meeting, from its measured times."""
+    cpu, smoke = entry.get("cpu"), entry.get("smoke")
+    if key in GPU_NOTEBOOKS:
+        return "show the executed page or deck; run smoke mode live" if smoke else "to be measured"
+    if cpu is None:
+        return "to be measured"
+    if cpu["seconds"] <= LIVE_SECONDS:
+        return "run live in default mode"
+    return "start it when the meeting starts, or show the executed page or deck; smoke mode live"
+
+
+def teaching_block(db: dict) -> str:
+    """docs/teaching.md's run-time table, between the runtimes markers, generated from ``db``."""
+    rows = ["| notebook | smoke (CI) | default, CPU | in class |", "|---|---|---|---|"]
+    present = {p.name[:2]: p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
+    for nn in sorted(set(present) | set(PLANNED)):
+        if nn in present:
+            key, e = present[nn].stem, db.get(present[nn].stem, {})
+            rows.append(f"| [{key}](../notebooks/{present[nn].name}) | {fmt(e.get('smoke'), 'to be measured')} | "
+                        f"{fmt(e.get('cpu'), GPU_NOTEBOOKS.get(key, 'to be measured'))} | {in_class(e, key)} |")
+        else:
+            rows.append(f"| {nn} (being written): {PLANNED[nn]} | to be measured | to be measured | to be measured |")
+    return START + "\n" + "\n".join(rows) + "\n" + END
+
+
+def _replace_block(path: Path, block: str) -> None:
+    path.write_text(re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, path.read_text(), flags=re.S))
+
+
 def write_readme(db: dict) -> None:
-    readme = ROOT / "README.md"
-    block = readme_block(db)
-    readme.write_text(re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, readme.read_text(), flags=re.S))
+    """The README's syllabus table and the lecturer's guide's times, from ``db``."""
+    _replace_block(ROOT / "README.md", readme_block(db))
+    if TEACHING.exists():
+        _replace_block(TEACHING, teaching_block(db))
 
 
 def main() -> int:

@@ -57,41 +57,35 @@ def hardware() -> dict:
             "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform()}
 
 
+class LoadMonitor:
+    """The wall clock and the 1-minute load average of a recording: ``load_before``, ``loads`` (minutes since
+    the start, load average) sampled every minute by a daemon thread until :meth:`stop`, ``started`` (UTC)."""
+
+    def __init__(self):
+        self.t0 = time.perf_counter()
+        self.load_before = os.getloadavg()[0]
+        self.loads: list = []
+        self._stop = threading.Event()
+        self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self):
+        while not self._stop.wait(0 if not self.loads else 60):
+            self.loads.append([round(self.minutes(), 2), os.getloadavg()[0]])
+
+    def minutes(self) -> float:
+        return (time.perf_counter() - self.t0) / 60
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
 def git_commit():
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
-
-
-class Provenance:
-    """What every record says about how it was made: started, finished, wall time, the 1-minute load average
-    before, after and every minute (a thread samples it), hardware, git commit, OpenMP settings. One home for
-    scripts/record_recipes.py and scripts/record_stylegan.py."""
-
-    def __init__(self, script: str, argv):
-        self.script, self.argv = script, list(sys.argv[1:] if argv is None else argv)
-        self.t0 = time.perf_counter()
-        self.load_before = os.getloadavg()[0]
-        self.loads = []                          # (minutes since start, 1-minute load average) every minute
-        self.stop = threading.Event()
-        self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self.commit = git_commit()               # the code that runs, even if the checkout moves on meanwhile
-        threading.Thread(target=self._sample_load, daemon=True).start()
-
-    def _sample_load(self):
-        while not self.stop.wait(0 if not self.loads else 60):
-            self.loads.append([round((time.perf_counter() - self.t0) / 60, 2), os.getloadavg()[0]])
-
-    def block(self, **extra) -> dict:
-        """The record's "recorded" block now (call it again later for a later state)."""
-        return {"script": self.script, "argv": self.argv, **extra, "started": self.started,
-                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "wall_seconds": time.perf_counter() - self.t0, "load_before": self.load_before,
-                "load_after": os.getloadavg()[0], "load_every_minute": list(self.loads),
-                "hardware": hardware(), "git_commit": self.commit,
-                "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
 
 
 def main(argv=None) -> int:
@@ -120,18 +114,25 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     record = json.loads(out.read_text()) if args.only and out.exists() else {}
-    prov = Provenance("scripts/record_recipes.py", argv)
+    clock = LoadMonitor()
 
     def recorded(complete: bool) -> dict:
-        return prov.block(sizes={k: list(v) if isinstance(v, tuple) else v for k, v in sizes.items()},
-                          complete=complete, smoke=bool(args.smoke))
+        return {
+            "script": "scripts/record_recipes.py", "argv": sys.argv[1:] if argv is None else list(argv),
+            "sizes": {k: list(v) if isinstance(v, tuple) else v for k, v in sizes.items()},
+            "started": clock.started, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "complete": complete, "wall_seconds": clock.minutes() * 60, "load_before": clock.load_before,
+            "load_after": os.getloadavg()[0], "load_every_minute": list(clock.loads),
+            "hardware": hardware(), "git_commit": git_commit(), "smoke": bool(args.smoke),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        }
 
     parts = [args.only] if args.only else ["pilot", "full", "limited"]
     for i, part in enumerate(parts):             # written after every part: a crash keeps what was done
         record = recipes.run_experiments(sizes=sizes, only=part, record=record)
         record["recorded"] = recorded(complete=i == len(parts) - 1)
         atomic_write(out, json.dumps(record, separators=(",", ":")) + "\n")
-    prov.stop.set()
+    clock.stop()
     print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB) in {record['recorded']['wall_seconds'] / 60:.1f} min")
     for part in ("full", "limited"):
         for name, s in record.get(part, {}).get("summary", {}).items():

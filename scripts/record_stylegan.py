@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,11 +32,12 @@ for p in (str(ROOT), str(ROOT / "scripts")):        # gan_utils from this checko
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from record_recipes import Provenance  # noqa: E402  (one home for a record's provenance)
+from record_recipes import LoadMonitor, git_commit, hardware  # noqa: E402  (one home for a record's provenance)
 
 
 def main(argv=None) -> int:
     from gan_utils.lessons import stylegan
+    from gan_utils.lessons.records import fmt_stat
     from gan_utils.runtime import atomic_write
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -64,15 +67,21 @@ def main(argv=None) -> int:
     if args.budget:
         sizes["budget"] = args.budget
 
-    prov = Provenance("scripts/record_stylegan.py", argv)
+    clock, commit = LoadMonitor(), git_commit()    # the code that runs, even if the checkout moves on meanwhile
     record = stylegan.run_record(sizes, work_dir=args.work_dir)
-    prov.stop.set()
-    record["recorded"] = prov.block(smoke=bool(args.smoke))
+    clock.stop()
+    record["recorded"] = {
+        "script": "scripts/record_stylegan.py", "argv": list(sys.argv[1:] if argv is None else argv),
+        "smoke": bool(args.smoke), "started": clock.started,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "wall_seconds": clock.minutes() * 60,
+        "load_before": clock.load_before, "load_after": os.getloadavg()[0], "load_every_minute": list(clock.loads),
+        "hardware": hardware(), "git_commit": commit, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
     out = Path(args.out)
     atomic_write(out, json.dumps(record, separators=(",", ":")) + "\n")
     print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB) in {record['recorded']['wall_seconds'] / 60:.1f} min")
     for name, s in record["summary"].items():
-        print(f"{name:>12}: " + ", ".join(f"{k} {stylegan.fmt_stat(v, 2)}" for k, v in s.items()))
+        print(f"{name:>12}: " + ", ".join(f"{k} {fmt_stat(v, 2)}" for k, v in s.items()))
     return 0
 
 
@@ -95,8 +104,6 @@ def merge(parts: list, argv, stylegan) -> dict:
     out["summary"] = stylegan.summarise(out)
     rec = [p["recorded"] for p in parts]
     first, last = min(rec, key=lambda r: r["started"]), max(rec, key=lambda r: r["finished"])
-    from datetime import datetime
-
     span = (datetime.fromisoformat(last["finished"]) - datetime.fromisoformat(first["started"])).total_seconds()
     out["recorded"] = {**first, "argv": list(sys.argv[1:] if argv is None else argv), "finished": last["finished"],
                        "wall_seconds": span, "load_after": last["load_after"],

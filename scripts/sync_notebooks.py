@@ -7,7 +7,11 @@ For every ``notebooks/NN_*.ipynb`` this writes:
      title cell;
   2. the first code cell: the setup cell below (OMP_WAIT_POLICY, install gan_utils on Colab
      without touching Colab's own packages, device, seed);
-  3. notebook metadata: the kernelspec JupyterLab itself writes (so opening a notebook changes
+  3. cell metadata: the setup cell's source collapsed in JupyterLab (``jupyter.source_hidden``), and
+     the slide types (``slideshow.slide_type``) of the badge (skipped), setup (on the title slide) and
+     parameters (skipped) cells; every other cell's slide type is chosen for the lecture by hand and
+     kept as it is (``make slides``);
+  4. notebook metadata: the kernelspec JupyterLab itself writes (so opening a notebook changes
      nothing), a Colab GPU runtime only for the notebooks in ``COLAB_ACCELERATOR``; the tag
      `parameters` on the cell that starts with ``# parameters`` (the smoke switch);
 and strips outputs, except those of ``# NBVAL_CHECK_OUTPUT`` cells (the outputs policy in
@@ -44,6 +48,13 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 
 def is_checked(cell) -> bool:
     return cell.cell_type == "code" and cell.source.lstrip().startswith(CHECK_MARK)
+
+
+def saved_outputs(nb) -> list[int]:
+    """Indexes of the code cells that carry what the outputs policy strips (outputs or an execution
+    count outside the recorded NBVAL_CHECK_OUTPUT cells): what JupyterLab saves into a notebook run in it."""
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_checked(c)
+            and (c.get("outputs") or c.get("execution_count") is not None)]
 
 
 def course_slug() -> tuple[str, str]:
@@ -91,9 +102,17 @@ def _requires_literal(indent: str = "    ") -> str:
     return "{" + ("\n" + indent + "    ").join(lines) + "}"
 
 
+#: The setup cell's first line: JupyterLab shows it for the collapsed cell (``jupyter.source_hidden``),
+#: the site and the slides as the one-line summary that expands on click (scripts/build_site.py).
+SETUP_SUMMARY = "Set-up: installs gan_utils on Colab, picks the device, seeds"
+#: How earlier versions of the setup cell began (so sync recognises and replaces them).
+SETUP_PREFIXES = ("# " + SETUP_SUMMARY, "# Setup: the same first cell")
+
+
 def setup_cell_source() -> str:
     repo, ref = course_slug()
-    return f'''# Setup: the same first cell in every notebook (scripts/sync_notebooks.py keeps them identical).
+    return f'''# {SETUP_SUMMARY}
+# (the same first cell in every notebook: scripts/sync_notebooks.py writes it, so please leave it as it is)
 # On Colab, install gan_utils from this course's repository if it is missing, keeping Colab's own
 # torch, numpy and ipywidgets; then pick the device (cuda > mps > cpu) and seed every random generator.
 import importlib
@@ -137,6 +156,20 @@ SEED = gan_utils.seed_everything(0)
 print(f"gan_utils {{gan_utils.__version__}} | torch {{torch.__version__}} | device: {{device}}")'''
 
 
+#: nbconvert's slide types (cell metadata ``slideshow.slide_type``): "slide" starts a slide,
+#: "subslide" a slide below it, "fragment" appears on the next click, "-" continues the slide (as
+#: does a cell without any), "skip" is left out, "notes" goes to the speaker notes.
+SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
+
+
+def slide_type(cell, value: str | None = None) -> str | None:
+    """The cell's slide type; with ``value``, set it first. sync() sets only the badge, setup and
+    parameters cells' types; every other cell keeps the type chosen for the lecture (never stripped)."""
+    if value is not None:
+        cell.metadata.setdefault("slideshow", {})["slide_type"] = value
+    return cell.metadata.get("slideshow", {}).get("slide_type")
+
+
 def sync(nb, name: str) -> None:
     cells = nb.cells
     badge = badge_markdown(name)
@@ -146,18 +179,23 @@ def sync(nb, name: str) -> None:
         cells.insert(0, nbformat.v4.new_markdown_cell(badge))
     first_code = next((i for i, c in enumerate(cells) if c.cell_type == "code"), None)
     src = setup_cell_source()
-    if first_code is not None and cells[first_code].source.startswith("# Setup: the same first cell"):
+    if first_code is not None and cells[first_code].source.startswith(SETUP_PREFIXES):
         cells[first_code].source = src
     else:
         # after the badge and the title cell
-        pos = 2 if len(cells) > 1 and cells[1].cell_type == "markdown" else 1
-        cells.insert(pos, nbformat.v4.new_code_cell(src))
+        first_code = 2 if len(cells) > 1 and cells[1].cell_type == "markdown" else 1
+        cells.insert(first_code, nbformat.v4.new_code_cell(src))
+    # the lesson first: the setup cell's source starts collapsed in JupyterLab (and on the site, in slides)
+    cells[first_code].metadata.setdefault("jupyter", {})["source_hidden"] = True
+    slide_type(cells[0], "skip")              # slides: the Colab link is no lecture material,
+    slide_type(cells[first_code], "-")        # the collapsed setup sits on the title slide
     for c in cells:
         c.pop("id", None)
         if c.cell_type == "code" and c.source.startswith("# parameters"):
             tags = c.metadata.setdefault("tags", [])
             if "parameters" not in tags:
                 tags.append("parameters")
+            slide_type(c, "skip")                   # the smoke switch: not for a lecture
         if c.cell_type == "code" and not is_checked(c):
             c.outputs = []
             c.execution_count = None
@@ -185,10 +223,6 @@ def normalised(path: Path) -> str:
 
 def record(path: Path) -> None:
     """Execute ``path`` in smoke mode and keep the outputs of its NBVAL_CHECK_OUTPUT cells."""
-    import os
-
-    from nbclient import NotebookClient
-
     nb = nbformat.read(path, as_version=4)
     sync(nb, path.name)
     for c in nb.cells:
@@ -196,9 +230,9 @@ def record(path: Path) -> None:
             c.outputs, c.execution_count = [], None
     run = nbformat.from_dict(nbformat.v4.new_notebook(cells=[nbformat.from_dict(dict(c)) for c in nb.cells],
                                                       metadata=nb.metadata))
-    os.environ["GAN_COURSE_SMOKE"] = "1"
-    NotebookClient(run, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    from notebook_exec import execute  # same folder
+
+    execute(run, path.parent, timeout=600, GAN_COURSE_SMOKE="1")
     for kept, ran in zip(nb.cells, run.cells):
         if is_checked(kept):
             if any(o.get("output_type") == "error" for o in ran.outputs):

@@ -186,6 +186,19 @@ def scenario_gp(rank, tmp):
     return {"ddp": got, "reference": [(a + b) / 2 for a, b in zip(*per_rank)]}
 
 
+def scenario_compiled_r1(rank, tmp):
+    """bce-ns + R1 with D compiled by the fast path (the aot_eager backend: AOTAutograd, which refuses a
+    double backward, without inductor's code generation) under DDP: R1 must take the eager D."""
+    from gan_utils.data import InMemoryLoader
+    from gan_utils.train import TrainConfig, train
+
+    G, D = dcgan("none")
+    cfg = TrainConfig.preset("bce-ns", steps=2, batch_size=16, r1_gamma=1.0, log_every=1, sample_every=0, seed=0,
+                             compile="aot_eager")
+    r = train(G, D, InMemoryLoader(images(), cfg.batch_size, seed=cfg.seed), cfg, progress=False)
+    return {"compiled": r.fast.get("compiled"), "D": _state(D), "history": r.history}
+
+
 def scenario_resume(rank, tmp):
     """4 steps in one go vs 2 steps, then a resume to 4 (fresh models, as a new process has)."""
     from gan_utils.data import InMemoryLoader
@@ -259,6 +272,7 @@ SCENARIOS = {
     "equivalence": scenario_equivalence,
     "noise": scenario_noise,
     "gp": scenario_gp,
+    "compiled_r1": scenario_compiled_r1,
     "resume": scenario_resume,
     "experiment": scenario_experiment,
     "stop": scenario_stop,

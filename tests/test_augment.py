@@ -128,3 +128,18 @@ def test_r1_with_augmentation_differentiates_through_it_with_respect_to_the_real
     x = real.clone().requires_grad_(True)
     (g,) = torch.autograd.grad(D(aug2(x)).sum(), x)
     assert pen.item() == pytest.approx(g.flatten(1).pow(2).sum(1).mean().item(), rel=1e-6)
+
+
+def test_on_grey_images_saturation_changes_nothing_and_the_fills_are_mid_grey():
+    # guards against: notebook 10's sentences on grey Fashion-MNIST going stale: "saturation" is a no-op on one
+    # channel (its mean over channels is the pixel itself), and translation and cutout fill with 0, which is
+    # mid-grey in [-1, 1], not the black (-1) of Fashion-MNIST's background
+    from gan_utils.augment import adjust_saturation, cutout, translate
+
+    x = torch.rand(4, 1, 8, 8) * 2 - 1
+    assert torch.equal(adjust_saturation(x, torch.full((4, 1, 1, 1), 1.7)), x)
+    black = -torch.ones(1, 1, 8, 8)
+    shifted = translate(black, torch.tensor([2]), torch.tensor([0]))
+    assert torch.all(shifted[:, :, :2] == 0) and torch.all(shifted[:, :, 2:] == -1)
+    cut = cutout(black, torch.tensor([4]), torch.tensor([4]), 4)
+    assert int((cut == 0).sum()) == 16 and int((cut == -1).sum()) == 64 - 16

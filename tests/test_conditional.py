@@ -228,5 +228,29 @@ def test_truncated_normal_redraws_outside_the_threshold_and_keeps_the_shape_of_t
     phi, Phi = math.exp(-0.5) / math.sqrt(2 * math.pi), 0.5 * (1 + math.erf(1 / math.sqrt(2)))
     assert abs(z.var().item() - (1 - 2 * phi / (2 * Phi - 1))) < 0.005
     assert torch.equal(truncated_normal(3, 4, None, seed=1), torch.randn(3, 4, generator=torch.Generator().manual_seed(1)))
-    with pytest.raises(ValueError, match="> 0"):
+    with pytest.raises(ValueError, match=">= 0.001"):
         truncated_normal(2, 2, 0.0)
+
+
+def test_truncation_curve_can_reestimate_batchnorm_statistics_on_each_thresholds_codes(monkeypatch):
+    # guards against: notebook 09's second truncation curve silently scoring the same generator as the first (the
+    # statistics re-estimated on untruncated codes, or not at all), which would make the test of the BatchNorm
+    # explanation compare a curve with itself
+    from gan_utils.data import ImageDataset
+    from gan_utils.metrics import conditional
+    from gan_utils.metrics.features import ClassifierFeatures
+
+    calls = []
+    real = conditional.recompute_batchnorm_stats
+    monkeypatch.setattr(conditional, "recompute_batchnorm_stats",
+                        lambda G, **k: calls.append(k.get("truncation")) or real(G, **k))
+    torch.manual_seed(0)
+    G = DCGANGenerator(16, 1, 32, width=8, num_classes=3)
+    imgs = (torch.rand(60, 1, 32, 32) * 255).to(torch.uint8)
+    data = ImageDataset(imgs, labels=torch.arange(60) % 3, name="toy")
+    ext = ClassifierFeatures("fashion-mnist", device="cpu")
+    plain = conditional.truncation_curve(G, data, (None, 0.5), n_per_class=12, extractor=ext, progress=False)
+    assert calls == []
+    again = conditional.truncation_curve(G, data, (None, 0.5), n_per_class=12, extractor=ext, progress=False,
+                                         recompute_bn=True)
+    assert calls == [None, 0.5] and len(again) == len(plain) == 2

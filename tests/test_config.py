@@ -41,11 +41,15 @@ def test_config_parses_and_builds_the_right_models(path):
         # guards against: a BatchNorm critic, which makes the per-sample gradient penalty wrong
         assert not has_batchnorm(D)
         assert cfg.n_critic == 5 and cfg.lr_g == cfg.lr_d == 1e-4 and cfg.betas_d == (0.0, 0.9)
+    elif opts["loss"] == "hinge":
+        # guards against: notebook 08's modern recipe with BatchNorm (or no constraint) in D instead of spectral norm
+        assert not has_batchnorm(D) and opts["critic_norm"] == "spectral" and cfg.n_critic == 1
+        assert any(hasattr(m, "parametrizations") or hasattr(m, "weight_orig") for m in D.modules())
     else:
         assert has_batchnorm(D) and cfg.betas_g == (0.5, 0.999)
     if opts["dataset"] == "cifar10":
         assert opts["features"] == "inception" and opts["n_eval"] == 10_000 and opts["width"] >= 128
-        if path.stem.endswith("_paper"):      # the opt-in: the papers' lengths
+        if path.stem.endswith("_paper"):      # the opt-in: the long runs (lengths of the course's choice)
             assert 50_000 <= opts["steps"] <= 100_000
         else:                                 # notebook 08's default: one free Colab session (tests/test_gpu_estimates.py)
             assert opts["steps"] <= 20_000
@@ -58,7 +62,7 @@ def test_unknown_config_key_is_an_error():
 
 def test_notebook_08_reads_the_same_config_files():
     src = (ROOT / "notebooks" / "08_full_training.ipynb").read_text()
-    for name in ("dcgan_cifar10", "wgan_gp_cifar10", "dcgan_fmnist", "wgan_gp_fmnist"):
+    for name in ("dcgan_cifar10", "wgan_gp_cifar10", "sngan_cifar10", "dcgan_fmnist", "wgan_gp_fmnist", "sngan_fmnist"):
         assert name in src
 
 

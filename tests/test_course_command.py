@@ -184,3 +184,67 @@ def test_committed_kernelspec_is_what_jupyterlab_writes_so_opening_changes_nothi
     for nb in course.committed_notebooks():
         assert json.loads(nb.read_text())["metadata"]["kernelspec"] == {
             "display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}, nb.name
+
+
+# --- issue 33: a learner who ran the tracked notebooks gets one message from `make test` -----------
+
+def _tracked_copy(tmp_path, n=3):
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    for nb in course.committed_notebooks()[:n]:
+        shutil.copy2(nb, src / nb.name)
+    return src
+
+
+def test_clean_tracked_notebooks_pass_the_check(tmp_path):
+    # guards against: `make test` stopping a clean checkout (the recorded NBVAL_CHECK_OUTPUT runs are allowed)
+    src = _tracked_copy(tmp_path)
+    assert course.edited_tracked_notebooks(src) == []
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "course.py"), "check-tracked", "--notebooks", str(src)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stderr == ""
+
+
+def test_edited_tracked_notebooks_get_one_message_with_the_commands(tmp_path):
+    # guards against: one "has committed outputs (policy: stripped)" failure per cell, and no word on how
+    # to keep the work, for a learner who opened notebooks/ with plain `jupyter lab`
+    src = _tracked_copy(tmp_path)
+    edited = sorted(src.glob("*.ipynb"))[1]
+    _learner_saves(edited)
+    assert course.edited_tracked_notebooks(src) == [edited]
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "course.py"), "check-tracked", "--notebooks", str(src)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stdout == ""
+    msg = r.stderr
+    assert edited.name in msg and "my-notebooks/" in msg
+    assert "make move-edits" in msg and "git checkout -- notebooks/" in msg and "make course" in msg
+    assert "policy: stripped" not in msg and "Traceback" not in msg
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
+def test_make_test_checks_the_tracked_notebooks_before_pytest():
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")}
+    out = subprocess.run(["make", "-n", "-o", "setup", "test"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=60).stdout.splitlines()
+    check = next(i for i, line in enumerate(out) if "course.py check-tracked" in line)
+    pytest_line = next(i for i, line in enumerate(out) if "-m pytest" in line)
+    assert check < pytest_line
+
+
+def test_move_edits_keeps_the_learners_work_and_restores_the_tracked_notebook(tmp_path):
+    src, dst = _tracked_copy(tmp_path), tmp_path / "my-notebooks"
+    edited = sorted(src.glob("*.ipynb"))[0]
+    committed = edited.read_bytes()
+    dst.mkdir()
+    (dst / edited.name).write_text("an older copy of mine")
+    _learner_saves(edited)
+    mine = edited.read_bytes()
+
+    def restore(paths):                      # what `git checkout --` does, without a repository
+        assert paths == [edited]
+        edited.write_bytes(committed)
+
+    (new, old), = course.move_edits(src, dst, restore=restore)
+    assert new == dst / edited.name and new.read_bytes() == mine
+    assert old.parent == dst / "old" and old.read_text() == "an older copy of mine"
+    assert edited.read_bytes() == committed and course.edited_tracked_notebooks(src) == []

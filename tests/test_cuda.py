@@ -88,3 +88,15 @@ def test_resume_under_another_plan_on_the_gpu(tmp_path, first, then):
     assert all(v.is_contiguous() for st in ck["opt_D"]["state"].values() for v in st.values() if torch.is_tensor(v))
     r = _run(steps=12, fast=then, out_dir=tmp_path, resume=True)
     assert r.history["step"][-1] == 12 and np.all(np.isfinite(r.history["loss_D"]))
+
+
+def test_fp16_overflows_in_the_gradient_penalty_are_skipped_steps_not_a_divergence(monkeypatch):
+    # guards against: the T4 path stopping a WGAN-GP run with NonFiniteLossError once the scaler has grown
+    # to the scale at which the penalty's inner fp16 gradient overflows (GradScaler skips; the guard counts)
+    monkeypatch.setattr(F, "GRAD_SCALER_INIT", 2.0 ** 24)          # far past fp16's range for the inner gradient
+    plan = F.FastPlan(channels_last=True, autocast_dtype="float16", grad_scaler=True, device_data=True,
+                      cudnn_benchmark=True)
+    r = _run("wgan-gp", plan=plan, steps=10)
+    skipped = np.array(r.history["skipped_D"])
+    assert skipped.sum() >= 1 and r.history["step"][-1] == 10
+    assert np.all(skipped[~np.isfinite(r.history["loss_D"])] > 0)

@@ -172,6 +172,15 @@ def test_gradient_penalty_double_backward_under_ddp_averages_the_per_rank_gradie
         assert float((g - r).abs().max()) <= tol, (float((g - r).abs().max()), tol)
 
 
+def test_r1_on_a_compiled_d_under_ddp_takes_the_eager_d(ranks):
+    # guards against: d_step unwrapping the compiled D with getattr(D, "compiled"), False on the DDP wrapper,
+    # so R1's double backward went through AOTAutograd ("double backward not supported") under torchrun
+    r0, r1 = ranks[0]["compiled_r1"], ranks[1]["compiled_r1"]
+    assert r0["compiled"] is True, "the fast path did not compile D: the scenario tests nothing"
+    assert r0["history"]["step"] == [1, 2] and all(v > 0 for v in r0["history"]["r1_term"])
+    assert all(torch.equal(r0["D"][k], r1["D"][k]) for k in r0["D"]), "the ranks' D differ after R1 steps"
+
+
 def test_a_resumed_two_rank_run_continues_bit_for_bit(ranks):
     # guards against: ranks resuming from different states (or a loader, RNG or EMA not restored)
     for r in ranks[:2]:

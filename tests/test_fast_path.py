@@ -312,3 +312,83 @@ def test_checkpoints_are_layout_neutral_and_resume_under_another_plan(tmp_path, 
     resumed = _train_saved(tmp_path, then, 8, resume=True)
     assert resumed.history["step"] == list(range(1, 9)) and np.all(np.isfinite(resumed.history["loss_D"]))
     assert all(p.is_contiguous() for p in resumed.G.parameters())
+
+
+# ---------------------------------------------------------------- fp16 overflows are skipped steps, not divergences
+@pytest.mark.parametrize("loss,kw", [("wgan-gp", {}), ("bce-ns", {"r1_gamma": 1.0})], ids=["wgan-gp", "bce-ns+R1"])
+def test_an_fp16_overflow_in_a_penalty_is_a_counted_skip_not_the_end_of_the_run(monkeypatch, loss, kw):
+    # guards against: the T4 path ending a WGAN-GP run with NonFiniteLossError when the scaler (doubling every
+    # 2000 clean steps) reaches the scale at which the penalty's inner fp16 gradient overflows: GradScaler
+    # rightly skips that step, and the NaN guard used to call the inf loss a divergence
+    fp16 = F.FastPlan(channels_last=True, autocast_dtype="float16", grad_scaler=True)
+    monkeypatch.setattr(F, "GRAD_SCALER_INIT", 2.0 ** 126)        # overflows float32 too: the CPU sees it
+    r = _run(fp16, loss=loss, steps=10, width=8) if loss == "wgan-gp" else _run_no_bn(fp16, steps=10, **kw)
+    skipped = np.array(r.history["skipped_D"])
+    assert skipped.sum() >= 1, "no D step overflowed: the test did not exercise the skip"
+    assert r.history["step"][-1] == 10, "the run stopped"
+    bad = ~np.isfinite(r.history["loss_D"])
+    assert np.all(skipped[bad] > 0), "a non-finite loss_D at a step the scaler did not skip"
+    assert all(np.isfinite(v).all() for v in (p.detach() for p in r.D.parameters()))
+
+
+def _run_no_bn(plan, steps, **cfg_kw):
+    """bce-ns with R1 needs a D without BatchNorm (R1 is per sample)."""
+    seed_everything(0)
+    G, D = DCGANGenerator(16, 1, 32, 8), DCGANDiscriminator(1, 32, 8, norm="none")
+    loader = InMemoryLoader(synthetic_images(256, 1, 32, seed=1), 32, seed=3)
+    cfg = TrainConfig.preset("bce-ns", latent_dim=16, steps=steps, batch_size=32, log_every=5, n_samples=64, **cfg_kw)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(F, "resolve_plan", lambda *a, **k: plan)
+        return train(G, D, loader, cfg, progress=False)
+
+
+def test_under_fp16_a_real_divergence_still_stops_with_the_clear_error(monkeypatch):
+    # guards against: the skip rule hiding a divergence (every step skipped, the loss NaN for ever)
+    from gan_utils.loop import MAX_CONSECUTIVE_SKIPS
+    from gan_utils.train import NonFiniteLossError
+
+    fp16 = F.FastPlan(channels_last=True, autocast_dtype="float16", grad_scaler=True)
+    seed_everything(0)
+    G, D = DCGANGenerator(16, 1, 32, 8), DCGANDiscriminator(1, 32, 8, norm="layer")
+    with torch.no_grad():
+        next(D.parameters()).fill_(float("nan"))                    # D is broken: every step's gradients are NaN
+    loader = InMemoryLoader(synthetic_images(256, 1, 32, seed=1), 32, seed=3)
+    cfg = TrainConfig.preset("wgan-gp", latent_dim=16, steps=MAX_CONSECUTIVE_SKIPS + 10, batch_size=32,
+                             log_every=5, n_critic=1, sample_every=0)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(F, "resolve_plan", lambda *a, **k: fp16)
+        with pytest.raises(NonFiniteLossError, match=f"skipped {MAX_CONSECUTIVE_SKIPS + 1} steps in a row"):
+            train(G, D, loader, cfg, progress=False)
+
+
+def test_the_penalties_read_the_scale_without_a_host_sync(monkeypatch):
+    # guards against: GradScaler.get_scale() (a device-to-host copy) on every D step of the fp16 path
+    from gan_utils.losses import gradient_penalty, r1_penalty
+
+    def no_sync(self):
+        raise AssertionError("get_scale() called in a penalty")
+
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 8)
+    monkeypatch.setattr(torch.amp.GradScaler, "get_scale", no_sync)
+    D = DCGANDiscriminator(1, 32, 8, norm="layer")
+    x, y = torch.randn(4, 1, 32, 32), torch.randn(4, 1, 32, 32)
+    torch.manual_seed(0)
+    plain = gradient_penalty(D, x, y)
+    torch.manual_seed(0)
+    scaled = gradient_penalty(D, x, y, grad_scaler=scaler)
+    torch.testing.assert_close(scaled, plain, rtol=1e-5, atol=1e-6)   # the scale cancels: float32 round-off only
+    torch.testing.assert_close(r1_penalty(D, x, grad_scaler=scaler), r1_penalty(D, x), rtol=1e-5, atol=1e-6)
+
+
+def test_spectral_norm_models_stay_out_of_cuda_autocast_below_torch_2_4(monkeypatch):
+    # guards against: torch 2.3.0 (within our floor) crashing in spectral norm under CUDA autocast (pytorch#125544)
+    monkeypatch.setattr(F, "native_bf16", lambda device: True)        # plan for a bf16 GPU, on this CPU
+    G, D = DCGANGenerator(16, 1, 32, 16), DCGANDiscriminator(1, 32, 16, norm="spectral")
+    cfg = TrainConfig.preset("hinge", latent_dim=16, steps=4)
+    monkeypatch.setattr(F, "_torch_version", lambda: (2, 3))
+    plan = F.resolve_plan(cfg, torch.device("cuda"), G, D)
+    assert plan.autocast_dtype is None and any("pytorch#125544" in n for n in plan.notes)
+    monkeypatch.setattr(F, "_torch_version", lambda: (2, 4))
+    assert F.resolve_plan(cfg, torch.device("cuda"), G, D).autocast_dtype == "bfloat16"
+    assert F.resolve_plan(cfg, torch.device("cuda"), G, DCGANDiscriminator(1, 32, 16, norm="layer")).autocast_dtype \
+        == "bfloat16"

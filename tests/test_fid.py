@@ -450,3 +450,22 @@ def test_fid_of_a_generator_does_not_depend_on_the_batch_size():
     a = _generated_statistics(G, 3, 50, Flat(), 7, seed=0)
     b = _generated_statistics(G, 3, 50, Flat(), 50, seed=0)
     assert np.allclose(a[0], b[0]) and np.allclose(a[1], b[1])
+
+
+
+def test_real_floor_scores_real_images_of_the_other_split_exactly_like_a_generator(cache_dir):
+    # guards against: a floor computed under another protocol than the scores it sits beside (another n, split,
+    # image size or extractor), which would make "the value a perfect generator reaches" meaningless
+    from gan_utils.data import load_dataset
+    from gan_utils.metrics import ClassifierFeatures, real_floor
+
+    ext = ClassifierFeatures("fashion-mnist", device="cpu")
+    got = real_floor(ext, "fashion-mnist", split="test", n=2048, image_size=32, seed=3)
+    train = load_dataset("fashion-mnist", train=True, image_size=32).images
+    idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(3))[:2048]
+    direct = fid(train[idx.sort().values], "fashion-mnist", split="test", n=2048, features=ext)
+    assert got.value == pytest.approx(direct.value, rel=1e-9, abs=1e-9)
+    assert (got.n_fake, got.n_real, got.name) == (2048, 10_000, "FD-classifier")
+    assert "real train images" in got.reference
+    with pytest.raises(ValueError, match="split"):
+        real_floor(ext, "fashion-mnist", split="valid")

@@ -50,9 +50,25 @@ def test_notebook_08_states_the_run_lengths_of_the_configs():
     nb = json.loads((ROOT / "notebooks" / "08_full_training.ipynb").read_text())
     text = re.sub(r"\s+", " ", " ".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"))
     fmt = lambda n: f"{n:,}".replace(",", " ")  # noqa: E731  (the notebook writes 20 000)
-    d, w = load_config("dcgan_cifar10"), load_config("wgan_gp_cifar10")
-    dp, wp = load_config("dcgan_cifar10_paper"), load_config("wgan_gp_cifar10_paper")
+    d, w, s = load_config("dcgan_cifar10"), load_config("wgan_gp_cifar10"), load_config("sngan_cifar10")
+    dp, wp, sp = (load_config(f"{n}_cifar10_paper") for n in ("dcgan", "wgan_gp", "sngan"))
     assert f"{fmt(d['steps'])} DCGAN steps and {fmt(w['steps'])} WGAN-GP steps" in text
+    assert f"then {fmt(s['steps'])} SN-GAN steps" in text
     assert f"{fmt(d['steps'])} DCGAN steps of batch {d['batch_size']} ({_epochs('dcgan_cifar10')} epochs)" in text
     assert f"{fmt(w['steps'])} WGAN-GP steps of batch {w['batch_size']} ({_epochs('wgan_gp_cifar10')} epochs of critic data)" in text
-    assert f"{fmt(dp['steps'])} and {fmt(wp['steps'])}" in text
+    assert f"{fmt(s['steps'])} SN-GAN steps of batch {s['batch_size']} ({_epochs('sngan_cifar10')} epochs)" in text
+    assert f"{fmt(dp['steps'])} and {fmt(wp['steps'])}, and {fmt(sp['steps'])} for SN-GAN" in text
+    assert f"{fmt(dp['steps'])} DCGAN steps and {fmt(wp['steps'])} WGAN-GP and SN-GAN steps" in text
+    assert wp["steps"] == sp["steps"]
+
+
+def test_the_third_run_is_notebook_10s_modern_recipe_at_gpu_scale():
+    # guards against: a "modern recipe" config that silently is another recipe (BatchNorm or no constraint in D,
+    # another loss, no EMA generator), while notebook 08 compares it with the SN-GANs row of Miyato et al. 2018
+    from gan_utils.config import RunConfig
+
+    for name in ("sngan_cifar10", "sngan_cifar10_paper", "sngan_fmnist"):
+        c = load_config(name)
+        rc = RunConfig.from_options({**c, "dataset": "synthetic", "channels": 1, "device": "cpu"})
+        assert (rc.train.loss, rc.norm, rc.train.n_critic) == ("hinge", "spectral", 1), name
+        assert rc.train.ema_decay > 0 and rc.train.batch_size == 64, name

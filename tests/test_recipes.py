@@ -136,3 +136,60 @@ def test_r1_arm_is_trained_with_the_pilots_best_gamma():
                                   record={"pilot": pilot}, progress=False)
     assert rec["full"]["arms"]["bce-ns+R1"]["overrides"]["r1_gamma"] == 3.0
     assert recipes.ARMS["bce-ns+R1"].overrides["r1_gamma"] == recipes.R1_GAMMA      # the library's arm is unchanged
+
+
+# ---------------------------------------------------------------- Welch's t-test behind the prose's verdicts
+@pytest.mark.parametrize("seed", range(6))
+def test_welch_t_test_equals_scipys_unequal_variance_t_test(seed):
+    # guards against: a hand-written Welch test that drifts from the textbook one (pooled variances, ddof 0,
+    # a one-sided p or the wrong degrees of freedom), which would mislabel the notebook's comparisons
+    import numpy as np
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    na, nb = [(3, 3), (3, 5), (2, 7), (10, 4), (3, 3), (6, 6)][seed]
+    a, b = rng.normal(40, 5, na), rng.normal(45 + seed, 1 + 3 * seed, nb)
+    ours, ref = recipes.welch_t_test(a, b), stats.ttest_ind(a, b, equal_var=False)
+    # float64 throughout: a few ulps of the closed forms, and of the incomplete beta function behind the p-value
+    assert ours.t == pytest.approx(float(ref.statistic), rel=1e-12)
+    assert ours.df == pytest.approx(float(ref.df), rel=1e-12)
+    assert ours.p == pytest.approx(float(ref.pvalue), rel=1e-9)
+
+
+def test_welch_t_test_refuses_samples_it_cannot_test():
+    with pytest.raises(ValueError, match="at least 2"):
+        recipes.welch_t_test([1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="zero spread"):
+        recipes.welch_t_test([3.0, 3.0], [3.0, 3.0, 3.0])
+
+
+def test_a_weak_difference_of_three_seeds_is_worded_suggestive_not_supported():
+    # guards against: the old rule "more than the two standard deviations together = supported", which called
+    # LSGAN vs the plain D (Welch p = 0.057) a supported difference
+    def entry(values):
+        return recipes.stats(values)
+
+    lsgan, plain = entry([37.5, 45.7, 51.8]), entry([53.5, 64.8, 72.2])      # means 45.0 vs 63.5, spread ~7 and ~9
+    p = recipes.welch_t_test(lsgan["values"], plain["values"]).p
+    assert recipes.P_SUPPORTED <= p < recipes.P_SUGGESTIVE
+    sentence = recipes._versus("lsgan", "bce-ns-plain", lsgan, plain)
+    assert "suggestive" in sentence and "support" not in sentence and recipes.fmt_p(p) in sentence
+    strong = recipes._versus("lsgan", "bce-ns-plain", entry([10.0, 10.5, 11.0]), entry([30.0, 30.4, 31.0]))
+    assert "these 3 seeds support" in strong
+    weak = recipes._versus("lsgan", "bce-ns-plain", entry([10.0, 20.0, 30.0]), entry([12.0, 22.0, 31.0]))
+    assert "not distinguished by 3 seeds" in weak
+
+
+@pytest.mark.parametrize("method,gamma", [("gan", 0.0), ("r1", 0.6), ("r1", 3.0), ("consensus", 1.0)])
+def test_both_alternating_orders_have_the_same_spectral_radius(method, gamma):
+    # guards against: prose (or code) that ties the convergence argument to one order of the alternating
+    # steps; gan_utils.train updates D first, notebook 10's trajectories move G first: AB and BA share eigenvalues
+    for h in (0.05, 0.1, 0.5):
+        g_first = recipes.dirac_update_jacobian(method, h, "alt", gamma=gamma)
+        d_first = recipes.dirac_update_jacobian(method, h, "alt-d", gamma=gamma)
+        assert not np.allclose(g_first, d_first)                                  # different steps ...
+        assert np.allclose(np.sort_complex(np.linalg.eigvals(g_first)),
+                           np.sort_complex(np.linalg.eigvals(d_first)), atol=1e-12)   # ... same spectrum
+    traj = recipes.dirac_trajectory(method, steps=1000, h=0.1, scheme="alt-d", gamma=gamma)
+    rho = recipes.spectral_radius(recipes.dirac_update_jacobian(method, 0.1, "alt-d", gamma=gamma))
+    assert abs(recipes.contraction_rate(traj, 500) - rho) < 1e-3

@@ -7,6 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from gan_utils.data import synthetic_images
 from gan_utils.lessons import recipes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,3 +94,24 @@ def test_the_sentences_quoting_the_record_are_generated_from_it(record):
         assert block == recipes.record_sentences(record, part), (
             f"notebook 10's {part} sentences differ from docs/recipes_record.json: run "
             "python scripts/record_recipes.py --write-notebook")
+
+
+def test_new_records_say_how_the_ema_generators_batchnorm_statistics_were_treated():
+    # guards against: a record whose scores cannot be told apart from ones measured with the raw G's copied
+    # BatchNorm statistics; the notebook's sentences (generated from the record) say which kind it is
+    toy = recipes.compare({"bce-ns": recipes.ARMS["bce-ns"]}, synthetic_images(64, channels=1, image_size=32, seed=0),
+                          seeds=(0,), steps=2, chunk=2, eval_every=2, width=4, batch_size=8, fd_n=16,
+                          equal_time=False, n_grid=0, progress=False, log=lambda *a: None)
+    assert toy["ema_batchnorm"] == recipes.EMA_BATCHNORM
+
+
+def test_notebook_08s_sentence_about_notebook_10s_comparison_is_true_to_the_record(record):
+    # guards against: notebook 08 saying the CPU-scale comparison "did not favour the modern recipe" after a new record
+    # in which hinge + SN scores lower (better) than the DCGAN baseline
+    import json
+
+    nb = json.loads((ROOT / "notebooks" / "08_full_training.ipynb").read_text())
+    text = re.sub(r"\s+", " ", " ".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"))
+    assert "its recorded comparison did not favour the modern recipe" in text
+    s = record["full"]["summary"]
+    assert s["hinge+SN"]["fd_at_steps"]["mean"] >= s["bce-ns"]["fd_at_steps"]["mean"]

@@ -70,8 +70,25 @@ def test_run_times_stated_in_the_notebooks_match_the_measurements():
 def test_results_table_is_the_one_generated_from_the_recorded_runs():
     # guards against: a hand-edited score or training time in configs/RESULTS.md
     rr = _script("record_run")
-    assert rr.table_block() in (ROOT / "configs" / "RESULTS.md").read_text(), \
+    text = (ROOT / "configs" / "RESULTS.md").read_text()
+    assert rr.table_block() in text, \
         "configs/RESULTS.md differs from configs/results/*.eval.json: run python scripts/record_run.py --write-table"
+    assert rr.inception_block() in text, \
+        "configs/RESULTS.md's Inception FID table differs from the records: run python scripts/record_run.py --write-table"
+
+
+def test_every_inception_score_and_floor_names_its_protocol_cost_and_hardware():
+    # guards against: an Inception FID recorded without the protocol (split, n, BatchNorm handling) that makes it
+    # comparable with a paper's, or without what it cost
+    results = ROOT / "configs" / "results"
+    for path in sorted(results.glob("*.eval.json")):
+        inc = json.loads(path.read_text()).get("inception")
+        if inc:
+            assert inc["metric"].startswith("FID") and "test" in inc["protocol"] and inc["hardware"], path.name
+            assert "BatchNorm statistics recomputed" in inc["protocol"] and inc["seconds"] > 0, path.name
+    for path in sorted(results.glob("*.floor.json")):
+        for f in json.loads(path.read_text())["floors"]:
+            assert f["n"] == 10_000 and f["seconds"] > 0 and "load_before" in f, path.name
 
 
 def test_every_recorded_run_names_its_hardware_protocol_and_config():
@@ -80,3 +97,23 @@ def test_every_recorded_run_names_its_hardware_protocol_and_config():
         assert log["recorded"]["hardware"] and log["protocol"] and log["evals"], path.name
         assert (config_dir() / f"{log['name']}.json").exists(), f"{path.name}: no shipped config {log['name']}.json"
         assert all(e["protocol"] == log["protocol"] for e in log["evals"]), f"{path.name}: mixed protocols"
+
+
+def test_notebook_08s_reading_of_the_recorded_fashion_mnist_runs_is_true_to_the_records():
+    # guards against: the sentence "DCGAN reached a lower FD-classifier in less training time than WGAN-GP" outliving
+    # the records it describes (they are re-recorded when a run is finished or trained again)
+    import re
+
+    import nbformat
+
+    nb = nbformat.read(ROOT / "notebooks" / "08_full_training.ipynb", as_version=4)
+    text = re.sub(r"\s+", " ", "\n".join(c.source for c in nb.cells if c.cell_type == "markdown"))
+    claim = "In the records DCGAN reached a lower FD-classifier in less training time than WGAN-GP"
+    assert claim in text
+    logs = {}
+    for name in ("dcgan_fmnist", "wgan_gp_fmnist"):
+        [path] = sorted((ROOT / "configs" / "results").glob(f"{name}.*.eval.json"))
+        logs[name] = json.loads(path.read_text())
+    best = {n: min(e["value"] for e in log["evals"]) for n, log in logs.items()}
+    seconds = {n: max(e["train_seconds"] for e in log["evals"]) for n, log in logs.items()}
+    assert best["dcgan_fmnist"] < best["wgan_gp_fmnist"] and seconds["dcgan_fmnist"] < seconds["wgan_gp_fmnist"]

@@ -22,6 +22,9 @@ def bib_entries():
 
 def sources():
     yield "README.md", (ROOT / "README.md").read_text()
+    for doc in ("docs/teaching.md", "docs/zh/README.md"):      # the lecturer's guide, the Chinese entry
+        if (ROOT / doc).exists():
+            yield doc, (ROOT / doc).read_text()
     for p in sorted((ROOT / "notebooks").glob("*.ipynb")):
         nb = nbformat.read(p, as_version=4)
         yield p.name, "\n".join(c.source for c in nb.cells)

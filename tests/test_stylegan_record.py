@@ -8,6 +8,7 @@ import nbformat
 import pytest
 
 from gan_utils.lessons import stylegan
+from gan_utils.lessons.records import fmt_stat
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "12_stylegan.ipynb"
@@ -53,7 +54,7 @@ def test_every_mean_and_spread_quoted_in_the_notebook_is_the_recorded_one(record
     # guards against: a number in the prose that was typed, or left behind after a new record
     quoted = re.findall(r"(\d+(?:\.\d+)?) ± (\d+(?:\.\d+)?)", _prose())
     assert len(quoted) >= 10, "the notebook should quote the recorded results"
-    known = {stylegan.fmt_stat(stat, d) for s in record["summary"].values() for stat in s.values() for d in (0, 1, 2)}
+    known = {fmt_stat(stat, d) for s in record["summary"].values() for stat in s.values() for d in (0, 1, 2)}
     for mean, std in quoted:
         assert f"{mean} ± {std}" in known, f"notebook 12 quotes {mean} ± {std}, which is not in docs/{stylegan.RECORD_NAME}"
 

@@ -30,6 +30,15 @@ def _not_attempted(name: str) -> bool:
     return False
 
 
+def _number(name: str, out) -> torch.Tensor:
+    """The learner's ``out`` as a 0-d tensor (a loss to back-propagate), or a clear failure."""
+    if not isinstance(out, torch.Tensor):
+        _fail(f"{name} should return a 0-d tensor (so that it can be back-propagated), got {type(out).__name__}")
+    if out.numel() != 1:
+        _fail(f"{name} should return one number (a 0-d tensor), got shape {tuple(out.shape)}")
+    return out.reshape(())
+
+
 def _check_on_segments(name: str, real, fake, x_hat, what: str = "the critic's input") -> None:
     """Fail unless every ``x_hat[i]`` lies on the segment from ``fake[i]`` to ``real[i]``: one
     mixing weight eps in [0, 1] per sample, as the gradient penalty needs (notebooks 05 and 07)."""

@@ -14,18 +14,10 @@ import torch
 import torch.nn as nn
 
 from .. import losses
-from ._common import _NotAttempted, _call, _fail, _not_attempted
+from ._common import _NotAttempted, _call, _fail, _not_attempted, _number
 
 __all__ = ["check_r1_penalty", "check_hinge_losses", "check_dirac_r1_eigenvalues", "check_r1_toy",
            "R1_TOY", "toy_w1_late"]
-
-
-def _number(name: str, out) -> torch.Tensor:
-    if not isinstance(out, torch.Tensor):
-        _fail(f"{name} should return a 0-d tensor (so that it can be back-propagated), got {type(out).__name__}")
-    if out.numel() != 1:
-        _fail(f"{name} should return one number (a 0-d tensor), got shape {tuple(out.shape)}")
-    return out.reshape(())
 
 
 class _Quadratic(nn.Module):

@@ -11,4 +11,7 @@ The library (``gan_utils.runtime``, ``data``, ``models``, ``losses``, ``train``,
 - ``evaluation`` corruption ladders, FD against n, class subsets (06_evaluation)
 - ``lipschitz``  JSD vs W1 in 1-D, how Lipschitz a critic is, clipping / GP / SN compared (07_wgan)
 - ``widgets``    sliders with a static fallback (01, 04)
+- ``recipes``    the Dirac GAN and the recorded recipe comparison (10_modern_recipes)
+- ``sequence_gans`` gradient estimators through a token, the oracle experiment, exposure bias, temperature sweeps (13_sequence_gans)
+- ``records``    mean +- std over seeds and loading the recorded results (10, 13)
 """

@@ -573,8 +573,11 @@ def run_critic_lab(bug: Optional[str] = None, images: Optional[torch.Tensor] = N
         w_est = critic(real).mean() - critic(fake).mean()   # E[f(x)] - E[f(G(z))]
         errD = -w_est
         if loss == "wgan-gp":
-            gp_fn = gradient_penalty_per_pixel if bug == "gp_per_pixel" else gradient_penalty
-            errD = errD + gp_weight * gp_fn(critic, real, fake)
+            if bug == "gp_per_pixel":
+                gp = gradient_penalty_per_pixel(critic, real, fake)
+            else:                                      # the BatchNorm critic's bug is let through, to be seen
+                gp = gradient_penalty(critic, real, fake, allow_batchnorm=bug == "bn_gp_critic")
+            errD = errD + gp_weight * gp
         opt.zero_grad()
         errD.backward()
         if bug == "clip_before_step":

@@ -36,6 +36,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .records import (P_SUGGESTIVE, P_SUPPORTED, docs_path, fmt_p, fmt_stat, load_json_record, stats,  # noqa: F401
+                      versus_sentence, welch_t_test, write_marked_sentences)
+
 # ============================================================================ the Dirac GAN
 DIRAC_METHODS = ("gan", "wgan-gp", "consensus", "r1")
 DIRAC_LABELS = {"gan": "plain GAN", "wgan-gp": "WGAN-GP", "consensus": "consensus optimisation", "r1": "GAN + R1"}
@@ -128,17 +131,26 @@ def _step(w: torch.Tensor, method, h, scheme, gamma, gp_target) -> torch.Tensor:
     if scheme == "sim":                                     # both players move from the same point
         v_th, v_ps = _v(th, ps, method, gamma, gp_target)
         return torch.stack((th + h * v_th, ps + h * v_ps))
+    if scheme == "alt-d":                                   # alternating, D first (as gan_utils.train does) ...
+        ps2 = ps + h * _v(th, ps, method, gamma, gp_target)[1]
+        return torch.stack((th + h * _v(th, ps2, method, gamma, gp_target)[0], ps2))   # ... then G answers the new D
     th2 = th + h * _v(th, ps, method, gamma, gp_target)[0]  # alternating: G moves first ...
     return torch.stack((th2, ps + h * _v(th2, ps, method, gamma, gp_target)[1]))   # ... then D answers the new G
+
+
+#: step schemes: simultaneous, alternating with G first, alternating with D first (gan_utils.train's order)
+SCHEMES = ("sim", "alt", "alt-d")
 
 
 def dirac_update_jacobian(method: str = "gan", h: float = 0.1, scheme: str = "alt", gamma: float = 1.0,
                           gp_target: float = 1.0, at=(0.0, 0.0)) -> np.ndarray:
     """Jacobian of one gradient step w -> w + h v (``scheme`` "sim": simultaneous; "alt": G, then D
-    on the new G) at ``at``. Its spectral radius is the factor by which the distance to the
-    equilibrium shrinks (< 1) or grows (> 1) per step near it."""
-    if scheme not in ("sim", "alt"):
-        raise ValueError(f"scheme={scheme!r}; use 'sim' or 'alt'")
+    on the new G; "alt-d": D, then G on the new D, the order of :func:`gan_utils.train.train`) at ``at``.
+    Its spectral radius is the factor by which the distance to the equilibrium shrinks (< 1) or grows
+    (> 1) per step near it. The two alternating orders compose the same two half-steps in swapped
+    order, so their Jacobians are AB and BA: the same eigenvalues, the same radius."""
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme={scheme!r}; use one of {SCHEMES}")
     w0 = torch.tensor(at, dtype=torch.float64)
     return torch.func.jacrev(lambda w: _step(w, method, h, scheme, gamma, gp_target))(w0).numpy()
 
@@ -180,15 +192,19 @@ def dirac_field_np(theta, psi, method: str = "gan", gamma: float = 1.0, gp_targe
 def dirac_trajectory(method: str = "gan", steps: int = 500, h: float = 0.1, scheme: str = "alt",
                      start=(1.0, 1.0), gamma: float = 1.0, gp_target: float = 1.0) -> np.ndarray:
     """``steps`` gradient steps from ``start`` (simultaneous, ``scheme="sim"``, or alternating: G
-    first, then D on the new G): an array ``(steps + 1, 2)`` of (theta, psi)."""
-    if scheme not in ("sim", "alt"):
-        raise ValueError(f"scheme={scheme!r}; use 'sim' or 'alt'")
+    first, then D on the new G, "alt"; D first, then G on the new D, "alt-d"): an array
+    ``(steps + 1, 2)`` of (theta, psi)."""
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme={scheme!r}; use one of {SCHEMES}")
     th, ps = float(start[0]), float(start[1])
     out = [(th, ps)]
     for _ in range(steps):
         vt, vp = dirac_field_np(th, ps, method, gamma, gp_target)
         if scheme == "sim":
             th, ps = th + h * float(vt), ps + h * float(vp)
+        elif scheme == "alt-d":
+            ps = ps + h * float(vp)
+            th = th + h * float(dirac_field_np(th, ps, method, gamma, gp_target)[0])
         else:
             th = th + h * float(vt)
             ps = ps + h * float(dirac_field_np(th, ps, method, gamma, gp_target)[1])
@@ -439,12 +455,26 @@ def d_outputs(D: nn.Module, images: torch.Tensor, batch_size: int = 64) -> np.nd
     return torch.cat(out).numpy()
 
 
+#: how an EMA generator's BatchNorm statistics are treated before it is scored or drawn (in the record)
+EMA_BATCHNORM = "recomputed from 20 x 256 of its own samples (gan_utils.models.recompute_batchnorm_stats)"
+
+
+def scored(G: nn.Module) -> nn.Module:
+    """The EMA generator as the comparison scores and draws it: a copy whose BatchNorm statistics are
+    re-estimated from its own samples (the EMA copies them from the raw G, notebook 04), in eval mode."""
+    from ..models import recompute_batchnorm_stats
+
+    return recompute_batchnorm_stats(G)
+
+
 def fd_classifier(G: nn.Module, n: int, seed: int, n_real: Optional[int] = None) -> float:
-    """FD-classifier of ``G`` (``n`` samples, noise seeded by ``seed``) against the Fashion-MNIST test
-    split: notebook 06's offline Fréchet distance. The small-n bias warning is silenced here: every
-    number of the comparison uses the same n, so they compare with each other (not with other n)."""
+    """FD-classifier of the EMA generator ``G`` (:func:`scored` first; ``n`` samples, noise seeded by
+    ``seed``) against the Fashion-MNIST test split: notebook 06's offline Fréchet distance. The small-n
+    bias warning is silenced here: every number of the comparison uses the same n, so they compare with
+    each other (not with other n)."""
     from ..metrics import fid
 
+    G = scored(G)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*biased upwards.*")
         return float(fid(G, "fashion-mnist", split="test", n=n, n_real=n_real, features="classifier", seed=seed))
@@ -507,11 +537,6 @@ def decode_u8(d: dict) -> np.ndarray:
     return np.frombuffer(base64.b64decode(d["base64"]), dtype=np.uint8).reshape(d["shape"])
 
 
-def _stats(values) -> dict:
-    v = np.asarray(values, dtype=np.float64)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "values": v.tolist()}
-
-
 def compare(arms: dict, data, *, seeds=(0, 1, 2), steps: int = 1500, chunk: int = 50, eval_every: int = 250,
             width: int = 16, batch_size: int = 64, fd_n: int = 2000, fd_seed: int = 12345,
             equal_time: bool = True, probe=None, probe_every: Optional[int] = None, n_grid: int = 32,
@@ -521,15 +546,16 @@ def compare(arms: dict, data, *, seeds=(0, 1, 2), steps: int = 1500, chunk: int 
     Per seed the arms take turns in chunks of ``chunk`` steps up to ``steps`` (equal steps); with
     ``equal_time`` the arms faster than the first arm (the baseline) then keep training until they
     have used its training time, and the arms slower than it are scored at their last chunk boundary
-    within it (equal wall-clock). FD-classifier (``fd_n`` samples of the EMA generator, against the
-    Fashion-MNIST test split) every ``eval_every`` steps and at the end. ``probe``: ``(train_images,
+    within it (equal wall-clock). FD-classifier (``fd_n`` samples of the EMA generator, its BatchNorm
+    statistics recomputed (:func:`scored`), against the Fashion-MNIST test split) every ``eval_every`` steps and at the end. ``probe``: ``(train_images,
     heldout_images)`` uint8 tensors on which D's mean output is recorded every ``probe_every``
     steps (the limited-data experiment). Returns a dict of plain lists and numbers (JSON)."""
     names = list(arms)
     out = {"arms": {n: {"loss": a.loss, "norm": a.norm, "overrides": a.overrides, "source": a.source}
                     for n, a in arms.items()},
            "seeds": list(seeds), "steps": steps, "chunk": chunk, "eval_every": eval_every, "width": width,
-           "batch_size": batch_size, "fd_n": fd_n, "fd_seed": fd_seed, "n_train_images": int(len(data)),
+           "batch_size": batch_size, "fd_n": fd_n, "fd_seed": fd_seed, "ema_batchnorm": EMA_BATCHNORM,
+           "n_train_images": int(len(data)),
            "runs": {n: [] for n in names}}
     probe_every = probe_every or eval_every
     for seed in seeds:
@@ -575,7 +601,7 @@ def compare(arms: dict, data, *, seeds=(0, 1, 2), steps: int = 1500, chunk: int 
         for r in runs:
             rec = {"seed": seed, "at_steps": at_steps[r.name], "curve": curves[r.name],
                    "seconds_per_step": r.snapshots[-1][1] / max(1, r.snapshots[-1][0]),
-                   "samples_u8": encode_u8(grid_u8(r.generator_at(steps), n_grid, seed=fd_seed)) if seed == seeds[0] and n_grid else None,
+                   "samples_u8": encode_u8(grid_u8(scored(r.generator_at(steps)), n_grid, seed=fd_seed)) if seed == seeds[0] and n_grid else None,
                    "history_every_10": {k: v[::10] for k, v in r.history.items()}}
             if eq:
                 rec["equal_time"] = eq[r.name]
@@ -591,21 +617,16 @@ def summarise(record: dict) -> dict:
     """Mean +- std over seeds of the final FD at equal steps (and at equal time, when recorded)."""
     summ = {}
     for name, runs in record["runs"].items():
-        s = {"fd_at_steps": _stats([r["at_steps"]["fd"] for r in runs]),
-             "seconds_at_steps": _stats([r["at_steps"]["seconds"] for r in runs])}
+        s = {"fd_at_steps": stats([r["at_steps"]["fd"] for r in runs]),
+             "seconds_at_steps": stats([r["at_steps"]["seconds"] for r in runs])}
         if runs and "equal_time" in runs[0]:
-            s["fd_equal_time"] = _stats([r["equal_time"]["fd"] for r in runs])
-            s["steps_equal_time"] = _stats([r["equal_time"]["step"] for r in runs])
+            s["fd_equal_time"] = stats([r["equal_time"]["fd"] for r in runs])
+            s["steps_equal_time"] = stats([r["equal_time"]["step"] for r in runs])
         if runs and "probe" in runs[0]:
             gaps = [r["probe"]["train"][-1] - r["probe"]["heldout"][-1] for r in runs]
-            s["d_gap_train_minus_heldout"] = _stats(gaps)
+            s["d_gap_train_minus_heldout"] = stats(gaps)
         summ[name] = s
     return summ
-
-
-def fmt_stat(s: dict, digits: int = 1) -> str:
-    """``mean ± std`` of a :func:`summarise` entry."""
-    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
 
 
 # ============================================================================ the recorded comparison
@@ -614,38 +635,16 @@ RECORD_NAME = "recipes_record.json"
 
 def record_path() -> Path:
     """docs/recipes_record.json of this repository (the record scripts/record_recipes.py writes)."""
-    from pathlib import Path
-
-    return Path(__file__).resolve().parents[2] / "docs" / RECORD_NAME
+    return docs_path(RECORD_NAME)
 
 
-def load_record(path=None, repo: Optional[str] = None, ref: str = "main", name: str = RECORD_NAME,
-                script: str = "scripts/record_recipes.py", local=None) -> dict:
-    """A recorded comparison: ``path``, else ``local`` (default: docs/recipes_record.json of this repository),
-    else (an installed package without the repository, e.g. on Colab) the file ``docs/<name>`` downloaded from
-    GitHub ``repo`` at ``ref``. One clear error, naming ``script`` (what writes it), if none can be had.
-    Notebook 12's record (:func:`gan_utils.lessons.stylegan.load_record`) is read through here too."""
-    import json
-    from pathlib import Path
-
-    from ..runtime import UserError
-
-    p = Path(path) if path is not None else Path(local) if local is not None else record_path()
-    if p.is_file():
-        return json.loads(p.read_text())
-    if path is None and repo:
-        import urllib.request
-
-        url = f"https://raw.githubusercontent.com/{repo}/{ref}/docs/{name}"
-        try:
-            with urllib.request.urlopen(url, timeout=30) as r:
-                return json.loads(r.read().decode())
-        except Exception as e:  # noqa: BLE001 - offline, moved, ...: say what to do instead
-            raise UserError(f"no {name} here ({p}) and downloading {url} failed ({e}). Run "
-                            f"{script} from a clone of the course, or set RERUN_RECORD = True in the "
-                            "notebook's parameters cell (hours on a CPU).") from None
-    raise UserError(f"no recorded comparison at {p}: run python {script} (hours on a CPU), or set "
-                    "RERUN_RECORD = True in the notebook's parameters cell.")
+def load_record(path=None, repo: Optional[str] = None, ref: str = "main") -> dict:
+    """The recorded comparison: ``path``, else docs/recipes_record.json of this repository, else (an
+    installed package without the repository, e.g. on Colab) the same file downloaded from GitHub
+    ``repo`` at ``ref``. One clear error if none can be had."""
+    return load_json_record(RECORD_NAME, path, repo, ref, how_to_make=(
+        "Run python scripts/record_recipes.py from a clone of the course (hours on a CPU), or set RERUN_RECORD = "
+        "True in the notebook's parameters cell."))
 
 
 def plot_fd_summary(record: dict, title: str = "", ax=None):
@@ -765,24 +764,9 @@ FULL_PAIRS = (("hinge+SN", "bce-ns"), ("bce-ns-plain", "bce-ns"), ("bce-ns+R1", 
 SENTENCE_MARKERS = {part: (f"<!-- record:{part} -->", f"<!-- /record:{part} -->") for part in ("full", "limited")}
 
 
-def verdict(sa: dict, sb: dict) -> str:
-    """What the spread of the seeds says about the difference of two :func:`summarise` entries' means."""
-    d = abs(sa["mean"] - sb["mean"])
-    lo, hi = max(sa["std"], sb["std"]), sa["std"] + sb["std"]
-    if d > hi:
-        return ("more than their two standard deviations together: a difference these three seeds support "
-                "(for this model, budget and data)")
-    if d > lo:
-        return "more than the larger standard deviation but less than the two together: a hint, not a result"
-    return "less than the larger standard deviation: not distinguished by three seeds"
-
-
 def _versus(a: str, b: str, sa: dict, sb: dict, what: str = "FD") -> str:
-    """One sentence comparing two summary entries by the spread of their seeds."""
-    d = sa["mean"] - sb["mean"]
-    lower = LABELS.get(a, a) if d < 0 else LABELS.get(b, b)
-    return (f"{LABELS.get(a, a)} vs {LABELS.get(b, b)}: {what} {'lower' if what == 'FD' else 'smaller'} for {lower} "
-            f"by {abs(d):.1f}, {verdict(sa, sb)}.")
+    """One sentence comparing two summary entries (mean, std and the seeds' values) by Welch's t-test."""
+    return versus_sentence(LABELS.get(a, a), LABELS.get(b, b), sa, sb, what, "lower" if what == "FD" else "smaller")
 
 
 def record_sentences(record: dict, part: str) -> str:
@@ -792,13 +776,22 @@ def record_sentences(record: dict, part: str) -> str:
     r, out = record[part], []
     S = r["summary"]
     if part == "full":
+        if r.get("ema_batchnorm") == EMA_BATCHNORM:
+            out.append("Scores of EMA generators whose BatchNorm statistics were re-estimated from their own samples "
+                       "(`recipes.scored`).")
+        else:
+            out.append("This record was made before the comparison re-estimated the EMA generators' BatchNorm "
+                       "statistics: its scores use the statistics the EMA copies from the raw G, which notebook 04 "
+                       "showed belong to another network. `python scripts/record_recipes.py` records it again with "
+                       "the current code (`recipes.scored`).")
+        out.append("")
         for name in r["runs"]:
             s = S[name]
             out.append(f"* **{LABELS.get(name, name)}**: {fmt_stat(s['fd_at_steps'])} after {r['steps']} steps; "
                        f"{fmt_stat(s['fd_equal_time'])} at the baseline's training time "
                        f"({fmt_stat(s['steps_equal_time'], 0)} steps).")
         out.append("")
-        out.append("At equal steps, mean against mean, with the spread of the seeds as the yardstick:")
+        out.append("At equal steps, mean against mean, with Welch's t-test on the seeds' values as the yardstick:")
         out.append("")
         for a, b in FULL_PAIRS:
             if a in S and b in S:
@@ -821,26 +814,6 @@ def record_sentences(record: dict, part: str) -> str:
     return "\n".join(out)
 
 
-def write_sentences(notebook, record: dict, markers: Optional[dict] = None,
-                    sentences: Optional[Callable] = None) -> bool:
-    """Put ``sentences(record, part)`` (default :func:`record_sentences`) between the ``markers`` of every part
-    (default :data:`SENTENCE_MARKERS`) in ``notebook`` (a path); True if it changed."""
-    import json
-    from pathlib import Path
-
-    markers = SENTENCE_MARKERS if markers is None else markers
-    sentences = record_sentences if sentences is None else sentences
-    p = Path(notebook)
-    nb = json.loads(p.read_text())
-    changed = False
-    for part, (start, end) in markers.items():
-        for c in nb["cells"]:
-            src = "".join(c["source"])
-            if c["cell_type"] == "markdown" and start in src and end in src:
-                i, j = src.index(start) + len(start), src.index(end)
-                new = src[:i] + "\n" + sentences(record, part) + "\n" + src[j:]
-                if new != src:
-                    c["source"], changed = new.splitlines(keepends=True), True
-    if changed:
-        p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-    return changed
+def write_sentences(notebook, record: dict) -> bool:
+    """Put :func:`record_sentences` between the markers of ``notebook`` (a path); True if it changed."""
+    return write_marked_sentences(notebook, SENTENCE_MARKERS, lambda part: record_sentences(record, part))

@@ -29,8 +29,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..models import StyleLayer, eval_mode, modulated_conv2d
-from .recipes import _stats, decode_u8, encode_u8, fmt_stat, verdict  # noqa: F401 (shared with notebook 10)
-from .recipes import write_sentences as _write_sentences
+from .recipes import encode_u8
+from .records import fmt_stat, load_json_record, stats, versus_sentence, write_marked_sentences
 
 
 # ============================================================================ equalised learning rate
@@ -366,26 +366,19 @@ def summarise(record: dict) -> dict:
     out = {}
     for name, runs in record["runs"].items():
         keys = [k for k in (*METRICS, "steps", "cpu_seconds", "wall_seconds") if runs and k in runs[0]]
-        s = {k: _stats([r[k] for r in runs]) for k in keys}
+        s = {k: stats([r[k] for r in runs]) for k in keys}
         if runs and "peak_to_mean" in runs[0]:
-            s["peak_to_mean_q99_finest"] = _stats([r["peak_to_mean"]["q99"][-1] for r in runs])
-            s["peak_to_mean_median_finest"] = _stats([r["peak_to_mean"]["median"][-1] for r in runs])
+            s["peak_to_mean_q99_finest"] = stats([r["peak_to_mean"]["q99"][-1] for r in runs])
+            s["peak_to_mean_median_finest"] = stats([r["peak_to_mean"]["median"][-1] for r in runs])
         out[name] = s
     return out
 
 
-def record_path() -> Path:
-    """docs/stylegan_record.json of this repository."""
-    return Path(__file__).resolve().parents[2] / "docs" / RECORD_NAME
-
-
 def load_record(path=None, repo: Optional[str] = None, ref: str = "main") -> dict:
     """The record: ``path``, else docs/stylegan_record.json of this repository, else (on Colab) downloaded from
-    GitHub ``repo`` at ``ref``."""
-    from .recipes import load_record as _load
-
-    return _load(path if path is not None else None, repo=repo, ref=ref, name=RECORD_NAME,
-                 script="scripts/record_stylegan.py", local=record_path())
+    GitHub ``repo`` at ``ref`` (:func:`gan_utils.lessons.records.load_json_record`)."""
+    return load_json_record(RECORD_NAME, path, repo, ref, how_to_make=(
+        "Run python scripts/record_stylegan.py from a clone of the course (about two hours on a shared 2-core CPU)."))
 
 
 # ============================================================================ the prose quoting the record
@@ -393,11 +386,9 @@ SENTENCE_MARKERS = {part: (f"<!-- record:{part} -->", f"<!-- /record:{part} -->"
 
 
 def _cmp(a: str, b: str, sa: dict, sb: dict, what: str, digits: int = 1) -> str:
-    """One sentence: which of two arms has the lower mean of ``what``, by how much, and what the spread of the
-    seeds says about it (:func:`gan_utils.lessons.recipes.verdict`)."""
-    d = sa["mean"] - sb["mean"]
-    lower = LABELS.get(a, a) if d < 0 else LABELS.get(b, b)
-    return f"{what} lower for {lower} by {abs(d):.{digits}f}, {verdict(sa, sb)}."
+    """One sentence: which of two arms has the lower mean of ``what``, by how much, and what Welch's t-test of
+    the seeds' values says about it (:func:`gan_utils.lessons.records.versus_sentence`)."""
+    return versus_sentence(LABELS.get(a, a), LABELS.get(b, b), sa, sb, what, digits=digits)
 
 
 def record_sentences(record: dict, part: str) -> str:
@@ -413,7 +404,7 @@ def record_sentences(record: dict, part: str) -> str:
                        f"{fmt_stat(S[name]['peak_to_mean_q99_finest'])} (mean ± std over {n} seeds).")
         out.append("")
         out.append("* " + _cmp("style-adain", "style", S["style-adain"]["peak_to_mean_q99_finest"],
-                               S["style"]["peak_to_mean_q99_finest"], "The 99th percentile is"))
+                               S["style"]["peak_to_mean_q99_finest"], "the 99th percentile of the droplet statistic"))
     elif part == "ppl":
         for name in ("style", "style-adain"):
             s = S[name]
@@ -436,7 +427,7 @@ def record_sentences(record: dict, part: str) -> str:
                        f"PPL-classifier in Z {fmt_stat(s['ppl_z'])}.")
         out.append("")
         out.append("* " + _cmp("style", "dcgan", S["style"]["fd"], S["dcgan"]["fd"], "FD-classifier"))
-        out.append("* " + _cmp("style", "dcgan", S["style"]["recall"], S["dcgan"]["recall"], "Recall", digits=2))
+        out.append("* " + _cmp("style", "dcgan", S["style"]["recall"], S["dcgan"]["recall"], "recall", digits=2))
     else:
         raise ValueError(f"part={part!r}; use one of {list(SENTENCE_MARKERS)}")
     return "\n".join(out)
@@ -444,4 +435,4 @@ def record_sentences(record: dict, part: str) -> str:
 
 def write_sentences(notebook, record: dict) -> bool:
     """Put :func:`record_sentences` between the markers of ``notebook`` (a path); True if it changed."""
-    return _write_sentences(notebook, record, SENTENCE_MARKERS, record_sentences)
+    return write_marked_sentences(notebook, SENTENCE_MARKERS, lambda part: record_sentences(record, part))

@@ -14,7 +14,7 @@
 """
 from .features import (ClassifierFeatures, FeatureExtractor, InceptionFeatures, InceptionUnavailableError,
                        get_extractor, inception_available)
-from .fid import FIDResult, feature_statistics, fid, frechet_distance, inception_score, real_statistics
+from .fid import FIDResult, feature_statistics, fid, frechet_distance, inception_score, real_floor, real_statistics
 from .kid import KIDResult, kid, mmd2_unbiased, polynomial_kernel
 from .memorisation import Neighbours, distance_ratio, nearest_neighbours
 from .modes import ModeCoverage, mode_coverage
@@ -22,7 +22,7 @@ from .ppl import PPLResult, perceptual_path_length
 from .prdc import PrecisionRecall, precision_recall
 
 __all__ = ["ModeCoverage", "mode_coverage",
-           "FIDResult", "fid", "frechet_distance", "feature_statistics", "real_statistics", "inception_score",
+           "FIDResult", "fid", "frechet_distance", "feature_statistics", "real_statistics", "real_floor", "inception_score",
            "FeatureExtractor", "InceptionFeatures", "ClassifierFeatures", "InceptionUnavailableError",
            "get_extractor", "inception_available",
            "PrecisionRecall", "precision_recall",

@@ -5,8 +5,8 @@ A conditional generator G(z, y) answers a request: "a sneaker, please". Three qu
 * **Does it make what was asked?** :func:`class_accuracy`: the fraction of samples made for class k
   that a classifier trained on the real data assigns to class k (the shipped Fashion-MNIST
   classifier of :mod:`gan_utils.metrics.classifier` by default; read it next to that classifier's
-  own accuracy on real test images, the ceiling a perfect generator would reach), with the
-  confusion matrix and the mean confidence (how sure the classifier is: AC-GAN pushes it up).
+  own accuracy on real test images, which a *perfect* generator would match: not a ceiling, since a
+  generator that makes only easy, typical samples can score above it), with the confusion matrix and the mean confidence (how sure the classifier is: AC-GAN pushes it up).
 * **Does each class look like that class?** the per-class Fréchet distance: FD between the
   features of the samples of class k and of the real images of class k (FD-classifier on the
   classifier's penultimate features; not FID).
@@ -17,8 +17,12 @@ A conditional generator G(z, y) answers a request: "a sneaker, please". Three qu
 
 :func:`evaluate_conditional` computes all of them in one pass (features and class probabilities
 of one batch of samples per class); :func:`truncation_curve` measures the truncation trick
-(BigGAN, Brock, Donahue, Simonyan 2019, section 3.1; :func:`gan_utils.models.truncated_normal`) as
-a precision/recall curve: fidelity bought with diversity.
+(BigGAN, Brock, Donahue, Simonyan 2019; :func:`gan_utils.models.truncated_normal`) as a
+precision/recall curve: diversity given up, fidelity bought or not.
+
+A generator scored here that is an EMA generator should first get its own BatchNorm statistics
+(:func:`gan_utils.models.recompute_batchnorm_stats`; the EMA copies them from the raw G): notebook 09
+does so before every evaluation.
 
 Everything is computed at a stated ``n_per_class`` (generated and real alike): FD and the k-NN
 radii of precision/recall depend on n, so compare numbers computed at the same n only.
@@ -33,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..models import eval_mode, sample, truncated_normal
+from ..models import eval_mode, recompute_batchnorm_stats, sample, truncated_normal
 from .fid import feature_statistics, frechet_distance
 from .prdc import PrecisionRecall, precision_recall
 
@@ -113,7 +117,7 @@ def _features_and_probs(images: torch.Tensor, extractor, classifier=None, batch_
 # ---------------------------------------------------------------- the three questions
 @dataclass
 class ClassAccuracy:
-    """Class accuracy of a conditional generator (or of labelled real images, for the ceiling)."""
+    """Class accuracy of a conditional generator (or of labelled real images, what a perfect generator would match)."""
 
     accuracy: float                  # fraction classified as the class asked for, all classes together
     per_class: list                  # the same, per class asked for
@@ -139,7 +143,7 @@ def class_accuracy(source, labels=None, *, n_per_class: int = 1000, seed: int = 
                    truncation: Optional[float] = None) -> ClassAccuracy:
     """What fraction of "make class k" is classified k. ``source``: a conditional generator (sampled
     ``n_per_class`` times per class, seeded) or images ``(N, C, H, W)`` with their ``labels`` (real
-    test images give the classifier's own accuracy: the ceiling). ``classifier``: an ``nn.Module``
+    test images give the classifier's own accuracy: what a perfect generator would match). ``classifier``: an ``nn.Module``
     giving class logits for images in [-1, 1] (default: the shipped Fashion-MNIST classifier)."""
     from ..data import to_float
 
@@ -284,13 +288,18 @@ def evaluate_conditional(G, real, *, n_per_class: int = 1000, seed: int = 0, ext
 
 
 def truncation_curve(G, real, thresholds: Sequence[Optional[float]] = (None, 2.0, 1.5, 1.0, 0.5, 0.25), *,
-                     n_per_class: int = 500, seed: int = 0, extractor=None, k: int = 3, progress: bool = True) -> list:
+                     n_per_class: int = 500, seed: int = 0, extractor=None, k: int = 3, progress: bool = True,
+                     recompute_bn: bool = False) -> list:
     """The truncation trick measured: for each threshold t (None: no truncation), samples of every
     class from codes whose coordinates are redrawn until |z_i| <= t, scored against the same real
     images (``real``: an ImageDataset, or a :class:`Reference` of ``n_per_class`` images per class) by
     precision and recall (all classes together) and class accuracy. Returns one dict per
     threshold: ``{"truncation", "precision", "recall", "density", "coverage", "accuracy",
-    "confidence"}``. Fidelity (precision) should rise and diversity (recall) fall as t shrinks."""
+    "confidence"}``. Diversity (recall) falls as t shrinks; whether fidelity (precision) rises is a
+    property of the generator. ``recompute_bn=True``: at each threshold, G's BatchNorm statistics are
+    first re-estimated on codes truncated at that threshold
+    (:func:`gan_utils.models.recompute_batchnorm_stats`), which tests whether statistics estimated on
+    untruncated codes are what breaks strong truncation."""
     from tqdm.auto import tqdm
 
     extractor = extractor if extractor is not None else _default_extractor()
@@ -298,7 +307,8 @@ def truncation_curve(G, real, thresholds: Sequence[Optional[float]] = (None, 2.0
     f_real = _reference(real, n_per_class, seed + 1, extractor, classes).features
     rows = []
     for t in tqdm(list(thresholds), desc="truncation", unit="threshold", disable=not progress):
-        fake, fake_y = generate_per_class(G, n_per_class, seed, truncation=t)
+        G_t = recompute_batchnorm_stats(G, truncation=t, seed=seed + 2) if recompute_bn else G
+        fake, fake_y = generate_per_class(G_t, n_per_class, seed, truncation=t)
         f_fake, p_fake = _features_and_probs(fake, extractor)
         pr: PrecisionRecall = precision_recall(f_real, f_fake, k=k)
         acc = _accuracy(p_fake, fake_y, max(len(classes), p_fake.shape[1]))

@@ -18,8 +18,10 @@ Every extractor here has the same small interface:
 resize to 299x299 and its scaling ``2 * x - 1`` of images in [0, 1]; our [-1, 1] images are
 mapped to [0, 1] by ``(x + 1) / 2`` first, grey images are repeated to 3 channels (what PIL's
 ``convert("RGB")`` does in pytorch-fid). The weights (~100 MB) come from, in order: the
-``weights`` argument, ``$GAN_COURSE_INCEPTION_WEIGHTS``, torch's hub cache, a download.
-Offline with none of these, :class:`InceptionUnavailableError` says what to do.
+``weights`` argument, ``$GAN_COURSE_INCEPTION_WEIGHTS``, torch's hub cache, the offline converter's
+output in the course cache (:func:`converted_weights_path`, written by
+``python -m gan_utils.metrics.inception_weights``), a download. Offline with none of these,
+:class:`InceptionUnavailableError` says what to do.
 
 :class:`ClassifierFeatures` uses the 128-d penultimate layer of the small CNN of
 :mod:`gan_utils.metrics.classifier` (weights shipped for Fashion-MNIST).
@@ -33,11 +35,40 @@ from pathlib import Path
 import torch
 
 from ..data import downloads_allowed, to_float
-from ..runtime import UserError
+from ..runtime import ConfigError, UserError
+
+def feature_matrix(x, name: str, min_rows: int = 1) -> torch.Tensor:
+    """``x`` (a tensor, array or nested list) as a float64 CPU tensor ``(N, d)`` with at least
+    ``min_rows`` rows and only finite values, else one :class:`ConfigError` naming ``name``: the
+    entrance check of every metric that takes features or points (KID, nearest neighbours, mode
+    coverage), so a NaN never comes back as a NaN score or a silently wrong one."""
+    import numpy as np
+
+    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).detach().to("cpu", torch.float64)
+    if x.dim() != 2:
+        raise ConfigError(f"{name} must be features shaped (N, d), got {tuple(x.shape)}")
+    if x.shape[0] < min_rows:
+        raise ConfigError(f"{name} needs at least {min_rows} row(s), got {x.shape[0]}")
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).any(1).nonzero()[0, 0])
+        raise ConfigError(f"{name} holds NaN or inf (first in row {bad}): features of a diverged generator or of "
+                          "images outside [-1, 1]? Check the inputs before scoring them")
+    return x
+
 
 INCEPTION_ENV = "GAN_COURSE_INCEPTION_WEIGHTS"
 #: pytorch-fid's weights file (its name carries the first 8 hex digits of its SHA-256)
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
+#: the offline converter's default output (``python -m gan_utils.metrics.inception_weights``), in the cache
+CONVERTED_FILE = "fid_inception_from_torchscript.pth"
+
+
+def converted_weights_path() -> Path:
+    """Where the offline converter writes by default and where Inception features look for its output:
+    ``$GAN_COURSE_CACHE/fid_inception_from_torchscript.pth`` (``~/.cache/gan_course/...``)."""
+    from ..runtime import cache_dir
+
+    return cache_dir() / CONVERTED_FILE
 
 
 class InceptionUnavailableError(UserError, RuntimeError):
@@ -152,8 +183,10 @@ def inception_weights_path(weights=None) -> Path | None:
             if not p.is_file():
                 raise InceptionUnavailableError(f"Inception weights file {p} does not exist.\n" + _offline_help())
             return p
-    hub = _hub_checkpoint()
-    return hub if hub.is_file() else None
+    for cand in (_hub_checkpoint(), converted_weights_path()):   # pytorch-fid's own download, then the converted file
+        if cand.is_file():
+            return cand
+    return None
 
 
 def _offline_help() -> str:

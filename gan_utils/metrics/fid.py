@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..runtime import atomic_write, cache_dir
+from ..runtime import ConfigError, atomic_write, cache_dir
 from .features import FeatureExtractor, get_extractor
 
 DEFAULT_N = 10_000
@@ -286,9 +286,17 @@ def fid(source, dataset: str = "fashion-mnist", *, split: str = "train", n: int 
         if len(images) < 2:
             raise ValueError(f"fid() got {len(images)} image(s); a covariance needs at least two (thousands for a "
                              "usable estimate)")
-        if images.is_floating_point() and images.numel() and (images.min() < -1.01 or images.max() > 1.01):
-            warnings.warn("generated images are outside [-1, 1]: fid() expects the tanh range "
-                          "(a [0, 255] or [0, 1] mix-up is a classic bug)", stacklevel=2)
+        if images.is_floating_point() and images.numel():
+            lo, hi = float(images.min()), float(images.max())
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                raise ConfigError("fid(): the images hold NaN or inf (a diverged generator?); nothing to score")
+            if lo < -1.01 or hi > 1.01:
+                warnings.warn("generated images are outside [-1, 1]: fid() expects the tanh range "
+                              "(a [0, 255] or [0, 1] mix-up is a classic bug)", stacklevel=2)
+            elif lo >= 0.0 and hi > 0.5:              # all non-negative: [0, 1] images, a classic mix-up
+                warnings.warn(f"generated images are in [{lo:.2f}, {hi:.2f}], i.e. [0, 1]: fid() expects the tanh "
+                              "range [-1, 1] (scale with x * 2 - 1); the score of [0, 1] images is meaningless",
+                              stacklevel=2)
         mu_f, sig_f, n_fake = statistics_of(images, extractor)
         shape = tuple(images.shape[1:])
     elif callable(source):
@@ -314,6 +322,25 @@ def fid(source, dataset: str = "fashion-mnist", *, split: str = "train", n: int 
     value = frechet_distance(mu_f, sig_f, mu_r, sig_r)
     return FIDResult(value=value, name=extractor.distance_name, extractor=extractor.name, n_fake=n_fake,
                      n_real=n_r, reference=f"{dataset} {split}")
+
+
+def real_floor(extractor, dataset: str = "fashion-mnist", *, split: str = "test", n: int = DEFAULT_N,
+               image_size: int | None = None, seed: int = 0, cache: bool = True) -> FIDResult:
+    """The real-vs-real floor of a protocol: the Fréchet distance of ``n`` **real** images of the *other*
+    split (a seeded subset) against the reference ``split`` a generator is scored against, with the same
+    extractor, image size and ``n``. It is what a perfect generator would score under that protocol: its
+    finite-sample bias plus the (small) difference between the splits. Print it beside every score
+    (notebook 06; configs/RESULTS.md). Statistics are cached as in :func:`real_statistics`."""
+    other = {"test": "train", "train": "test"}.get(split)
+    if other is None:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    extractor = get_extractor(extractor, dataset=dataset)
+    mu_s, sig_s, n_s = real_statistics(extractor, dataset, other, image_size=image_size, n_real=n, seed=seed,
+                                       cache=cache)
+    mu_r, sig_r, n_r = real_statistics(extractor, dataset, split, image_size=image_size, cache=cache)
+    return FIDResult(value=frechet_distance(mu_s, sig_s, mu_r, sig_r), name=extractor.distance_name,
+                     extractor=extractor.name, n_fake=n_s, n_real=n_r,
+                     reference=f"{dataset} {split} (the 'samples' are {n_s} real {other} images)")
 
 
 # ---------------------------------------------------------------- Inception score

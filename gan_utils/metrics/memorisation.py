@@ -23,14 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .features import feature_matrix
+
 __all__ = ["Neighbours", "nearest_neighbours", "distance_ratio"]
-
-
-def _features(x, name: str) -> torch.Tensor:
-    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).detach().to("cpu", torch.float64)
-    if x.dim() != 2:
-        raise ValueError(f"{name} must be features shaped (N, d), got {tuple(x.shape)}")
-    return x
 
 
 @dataclass
@@ -46,7 +41,8 @@ def nearest_neighbours(query_features, reference_features, k: int = 1, block: in
     (M, d), by Euclidean distance in float64: a :class:`Neighbours` of ``(M, k)`` indices and
     distances. Exact duplicates in the reference are equally near; which of them comes first is not
     specified. A query that is a copy of a reference row is at distance ~0 (rounding only)."""
-    q, r = _features(query_features, "query_features"), _features(reference_features, "reference_features")
+    q = feature_matrix(query_features, "query_features", min_rows=0)
+    r = feature_matrix(reference_features, "reference_features", min_rows=1)
     if q.shape[1] != r.shape[1]:
         raise ValueError(f"feature dimensions differ: {q.shape[1]} (query) vs {r.shape[1]} (reference)")
     if not 1 <= k <= r.shape[0]:
@@ -69,6 +65,7 @@ def distance_ratio(query_features, reference_features, heldout_features, block: 
     distance for ``heldout_features`` (real images that are *not* in the reference): ``(M,)``.
     Novel samples score around 1 (or above, if they are unrealistic); copies of reference rows
     score 0."""
+    heldout_features = feature_matrix(heldout_features, "heldout_features", min_rows=1)   # a median needs one row
     base = nearest_neighbours(heldout_features, reference_features, 1, block).distances[:, 0]
     scale = float(base.median())
     if scale <= 0:

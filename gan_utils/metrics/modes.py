@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .features import feature_matrix
+
 #: The covering rules of :func:`mode_coverage`, with one line each saying when a mode counts.
 RULES = {
     "hq-share": "at least max(1, min_share x #HQ samples) HQ samples (this course's choice)",
@@ -61,14 +63,12 @@ def mode_coverage(samples, centers, std: float, min_share: float = 0.008, n_std:
     """
     if rule not in RULES:
         raise ValueError(f"Unknown mode-coverage rule {rule!r}; use one of {sorted(RULES)}")
-    x = torch.as_tensor(samples, dtype=torch.float64)
-    c = torch.as_tensor(centers, dtype=torch.float64)
-    if x.dim() != 2 or x.shape[1] != 2 or c.dim() != 2 or c.shape[1] != 2:
+    x = feature_matrix(samples, "samples", min_rows=1)     # finite points only: a NaN sample is never "covered"
+    c = feature_matrix(centers, "centers", min_rows=1)     # no centres: no mode to cover, no score
+    if x.shape[1] != 2 or c.shape[1] != 2:
         # a silent reshape turned (4, 3) samples into (6, 2) points that never existed
         raise ValueError(f"mode_coverage scores 2-D points: samples (N, 2) and centers (K, 2), got samples "
                          f"{tuple(x.shape)} and centers {tuple(c.shape)}")
-    if x.shape[0] == 0:
-        raise ValueError("mode_coverage needs at least one sample")
     if not std > 0:
         raise ValueError(f"std={std!r} must be > 0 (the standard deviation of each mixture component)")
     d = torch.cdist(x, c)                        # (N, K) distances to every centre

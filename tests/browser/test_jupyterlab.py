@@ -143,6 +143,9 @@ def test_notebook_01_runs_in_jupyterlab_and_its_sliders_redraw_the_figure(lab, b
     base, _ = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     secs = run_all(page, base, "01_minimax.ipynb")
+    # issue 33: JupyterLab opens the notebook with the set-up cell's source collapsed (jupyter.source_hidden)
+    assert page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets"
+                         ".find(c => c.model.type === 'code').inputHidden") is True
     sliders = page.locator(".widget-interact .widget-slider")
     assert sliders.count() == 2, f"01: expected the mean_g and std_g sliders, found {sliders.count()}"
     before, after = assert_slider_redraws(page, "01", "mean_g", "PageDown")
