@@ -1,6 +1,7 @@
 """docs/stylegan_record.json (scripts/record_stylegan.py) is a real, complete run of the arms the library defines now,
 and every number that notebooks/12_stylegan.ipynb quotes from it in prose is the recorded one (the pattern of
 tests/test_recipes_record.py: measured numbers are never typed by hand)."""
+import json
 import re
 from pathlib import Path
 
@@ -42,7 +43,8 @@ def test_recorded_arms_are_the_ones_the_library_defines_now(record):
     # guards against: changing an arm (its config, model or optimiser) without recording it again
     assert set(record["arms"]) == set(stylegan.ARMS)
     for name in stylegan.ARMS:
-        assert record["arms"][name]["options"] == stylegan.arm_options(name, 0, record["sizes"]), name
+        opts = json.loads(json.dumps(stylegan.arm_options(name, 0, record["sizes"])))   # as JSON stores them: tuples
+        assert record["arms"][name]["options"] == opts, name                           # (betas) come back as lists
 
 
 def test_summary_is_recomputed_from_the_runs(record):
