@@ -53,7 +53,7 @@ QUESTIONS = [
                "its StyleGAN trained on faces. What follows?",
         answer="c",
         why="PPL-classifier measures d with the squared distance of the course's classifier features, the paper's PPL "
-            "with LPIPS (VGG16 features) on 1024x1024 faces: different distances, data and resolution. Compare "
+            "with LPIPS (VGG16 features) on photographs of faces: different distances, data and resolution. Compare "
             "PPL-classifier numbers with each other only, e.g. Z against W within one generator.",
         options={
             "a": Option("our generator's latent space is smoother than the paper's",
