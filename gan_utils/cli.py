@@ -9,6 +9,14 @@
     python -m gan_utils train --config style_fmnist --out runs/style           # notebook 12's style generator
     python -m gan_utils sample --checkpoint runs/style --truncation 0.7 --n 64 --out style.pt   # psi in W
     torchrun --standalone --nproc_per_node=4 -m gan_utils run --config wgan_gp_cifar10 --out runs/wgan_gp
+    python -m gan_utils train --model pix2pix --dataset paired:my_pairs --image-size 64 --out runs/p2p
+    python -m gan_utils train --model cyclegan --dataset unpaired:my_two_folders --out runs/cg [--resume]
+    python -m gan_utils translate --checkpoint runs/cg --in photos/ --out translated/ [--direction BtoA]
+
+``train --model pix2pix|cyclegan`` trains an image-to-image translator (notebook 11,
+:mod:`gan_utils.translation`) on two folders PATH/A and PATH/B (``paired:``: files of the same name
+form a pair); its options are those of :class:`gan_utils.config.TranslationConfig`, read by the same
+strict loader. ``translate`` writes one PNG per input image, same names, at the model's size.
 
 Under ``torchrun`` (one process per GPU, :mod:`gan_utils.distributed`) ``train`` and ``run`` train
 with DistributedDataParallel; ``batch_size`` stays the global batch, rank 0 alone writes and prints.
@@ -47,8 +55,9 @@ def _add_option_flags(p, config_required: bool) -> None:
     """The run options both verbs take (keys of gan_utils.config); given flags win over --config."""
     p.add_argument("--config", required=config_required,
                    help="JSON file or shipped config name (dcgan_fmnist, wgan_gp_cifar10, ...); flags override it")
-    p.add_argument("--model", choices=["dcgan", "mlp", "style"],
-                   help="dcgan (notebook 04), mlp (notebook 03) or style: the small style-based generator of notebook 12")
+    p.add_argument("--model", choices=["dcgan", "mlp", "style", "pix2pix", "cyclegan"],
+                   help="dcgan (notebook 04), mlp (notebook 03) or style (the small style-based generator of notebook "
+                        "12): a GAN; pix2pix or cyclegan: an image-to-image translator (notebook 11)")
     p.add_argument("--style-mode", dest="style_mode", choices=["demod", "adain"],
                    help="--model style: StyleGAN2's weight demodulation (default) or StyleGAN's AdaIN")
     p.add_argument("--mapping-layers", dest="mapping_layers", type=int,
@@ -67,8 +76,10 @@ def _add_option_flags(p, config_required: bool) -> None:
     p.add_argument("--r1-every", dest="r1_every", type=int, help="lazy R1: every N-th D step, weighted N times")
     p.add_argument("--augment", help="DiffAugment policy applied to real and fake before D, e.g. color,translation,cutout")
     p.add_argument("--dataset", help="fashion-mnist (offline), mnist, cifar10, folder:PATH (your own PNG/JPEG images; "
-                                     "one sub-folder per class for --conditional), or synthetic")
-    p.add_argument("--image-size", dest="image_size", type=int, choices=[28, 32, 64])
+                                     "one sub-folder per class for --conditional), or synthetic; translators: "
+                                     "paired:PATH (pix2pix) or unpaired:PATH (cyclegan), folders PATH/A and PATH/B")
+    p.add_argument("--image-size", dest="image_size", type=int,
+                   help="28, 32 or 64 for the GANs; a power of two from 8 to 256 for the translators")
     p.add_argument("--channels", type=int, choices=[1, 3], help="folder:PATH (and synthetic) data: 1 grey, 3 RGB (default 3)")
     p.add_argument("--width", type=int, help="base channel width of G and D (default 64)")
     p.add_argument("--critic-norm", dest="critic_norm", choices=["batch", "layer", "none", "spectral"])
@@ -99,8 +110,80 @@ OPTION_FLAGS = ("model", "loss", "dataset", "image_size", "width", "critic_norm"
                 "style_mode", "mapping_layers", "w_dim", "style_mixing")
 
 
+#: options of a translator run (gan_utils.config.TranslationConfig) that the train command takes
+TRANSLATION_FLAGS = ("model", "dataset", "image_size", "channels", "width", "steps", "batch_size", "ckpt_every",
+                     "sample_every", "seed", "device", "loss", "lr", "lambda_gan", "lambda_l1", "lambda_cycle",
+                     "lambda_identity", "cycles", "pool_size", "n_layers", "norm")
+
+
+def _add_translation_flags(p) -> None:
+    """The options only a translator has (train --model pix2pix|cyclegan)."""
+    g = p.add_argument_group("translators (--model pix2pix|cyclegan; defaults: the authors' code)")
+    g.add_argument("--lr", type=float, help="Adam learning rate of every G and D (default 2e-4)")
+    g.add_argument("--lambda-gan", dest="lambda_gan", type=float, help="weight of G's adversarial term (0: no D)")
+    g.add_argument("--lambda-l1", dest="lambda_l1", type=float, help="pix2pix: weight of the L1 term (default 100)")
+    g.add_argument("--lambda-cycle", dest="lambda_cycle", type=float, help="CycleGAN: weight of each cycle term (default 10)")
+    g.add_argument("--lambda-identity", dest="lambda_identity", type=float,
+                   help="CycleGAN: identity weight as a fraction of --lambda-cycle (default 0.5)")
+    g.add_argument("--cycles", choices=["both", "forward"], help="CycleGAN: both cycles (default) or A->B->A only")
+    g.add_argument("--pool-size", dest="pool_size", type=int, help="fakes D is trained on (default 50 CycleGAN, 0 pix2pix)")
+    g.add_argument("--n-layers", dest="n_layers", type=int, help="PatchGAN depth: 1, 2, 3 -> 16, 34, 70 px patches (default 1)")
+    g.add_argument("--norm", choices=["batch", "instance", "none"], help="normalisation of G and D (default batch)")
+
+
 def _options(args) -> dict:
     return {k: getattr(args, k) for k in OPTION_FLAGS if getattr(args, k, None) is not None}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _listed(names) -> str:
+    return ", ".join(_flag(k) for k in names)
+
+
+def _train_translation(args) -> int:
+    """``train --model pix2pix|cyclegan``: a translator trained by gan_utils.loop.run_loop."""
+    from dataclasses import asdict
+
+    from .checkpoint import LATEST, load_checkpoint
+    from .config import load_translation_config
+    from .experiment import write_json_atomic
+    from .loop import run_loop
+    from .runtime import UserError, ensure_writable_dir
+    from .translation import build_translation
+
+    foreign = [k for k in OPTION_FLAGS if k not in TRANSLATION_FLAGS and getattr(args, k, None) is not None]
+    if foreign:
+        raise UserError(f"{_listed(foreign)} {'does' if len(foreign) == 1 else 'do'} not apply to --model {args.model} "
+                        f"(a translator); its options: {', '.join(_flag(k) for k in TRANSLATION_FLAGS)}")
+    flags = {k: getattr(args, k, None) for k in TRANSLATION_FLAGS}
+    cfg = load_translation_config(args.config, defaults={"ckpt_every": DEFAULT_CKPT_EVERY}, **flags)
+    out = Path(args.out or f"runs/{cfg.model}").expanduser()
+    ensure_writable_dir(out, "--out folder")
+    _prepare_folder(args, out)
+    task = build_translation(cfg)
+    latest = out / LATEST
+    if args.resume and latest.exists():              # refuse other settings before anything is written
+        task.check_resumable(load_checkpoint(latest), latest)
+    write_json_atomic(asdict(cfg), out / "run_config.json")
+    r = run_loop(task, cfg.steps, out_dir=out, resume=bool(args.resume), log_every=cfg.log_every,
+                 ckpt_every=cfg.ckpt_every, sample_every=cfg.sample_every, desc=f"train {cfg.model}")
+    print(f"done: step {r.step}, {r.seconds:.1f} s this session; checkpoint {out / 'checkpoint_latest.pt'}")
+    return 0
+
+
+def _translate(args) -> int:
+    from .runtime import UserError, get_device
+    from .translation import translate_folder
+
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size {args.batch_size} must be at least 1")
+    written = translate_folder(args.checkpoint, args.inputs, args.out, direction=args.direction,
+                               device=get_device(args.device or "cpu"), batch_size=args.batch_size)
+    print(f"wrote {len(written)} translated image(s) ({args.direction}) to {args.out}")
+    return 0
 
 
 def _run_folder(args, opts: dict) -> Path:
@@ -137,6 +220,16 @@ def _train(args) -> int:
     from .runtime import seed_everything
     from .train import train
 
+    from .config import TRANSLATION_MODELS
+
+    if args.model in TRANSLATION_MODELS:             # an image-to-image translator (notebook 11)
+        return _train_translation(args)
+    given = [k for k in TRANSLATION_FLAGS if k not in OPTION_FLAGS and getattr(args, k, None) is not None]
+    if given:
+        from .runtime import UserError
+
+        raise UserError(f"{_listed(given)} {'applies' if len(given) == 1 else 'apply'} to translators only: add "
+                        "--model pix2pix or --model cyclegan (the GANs take --lr-g and --lr-d)")
     if args.eval_every is not None:                 # train --eval-every N: the run driver
         return _run(args)
     opts = resolve(args.config or {}, overrides=_options(args))
@@ -235,13 +328,15 @@ def _sample(args) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m gan_utils", description="Train and sample the course's GANs.")
+    ap = argparse.ArgumentParser(prog="python -m gan_utils", description="Train and sample the course's GANs and "
+                                 "image-to-image translators.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train a GAN, writing checkpoints, history.json and sample grids")
     _add_option_flags(t, config_required=False)
     again = t.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue the run in OUT (same settings)")
     again.add_argument("--overwrite", action="store_true", help="delete the run in OUT and start again")
+    _add_translation_flags(t)
     t.set_defaults(func=_train)
     r = sub.add_parser("run", help="train with periodic FID evaluation, best generator and automatic resume "
                                    "(notebook 08's driver)")
@@ -262,6 +357,16 @@ def _parser() -> argparse.ArgumentParser:
                         "(--model style) psi in W instead, w = w_avg + psi (w - w_avg) (1 = none, 0 = the average image)")
     s.add_argument("--device", help="cpu (default), cuda or mps")
     s.set_defaults(func=_sample)
+    tr = sub.add_parser("translate", help="translate a folder of images with a pix2pix or CycleGAN checkpoint "
+                                          "(one PNG per image, same names)")
+    tr.add_argument("--checkpoint", required=True, help="checkpoint_latest.pt of a translator, or its run folder")
+    tr.add_argument("--in", dest="inputs", required=True, help="folder of PNG/JPEG images (sub-folders too)")
+    tr.add_argument("--out", required=True, help="folder for the translations (created; not the input folder)")
+    tr.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB",
+                    help="AtoB (default; pix2pix has only this) or BtoA (CycleGAN's second generator)")
+    tr.add_argument("--batch-size", dest="batch_size", type=int, default=256)
+    tr.add_argument("--device", help="cpu (default), cuda or mps")
+    tr.set_defaults(func=_translate)
     return ap
 
 

@@ -10,6 +10,10 @@ Its keys are the fields of :class:`RunConfig` (what to train and how to evaluate
 config with the smoke sizes, overrides and flags; :func:`build_run` turns the result into models, a
 loader and a ``TrainConfig``. The CLI's ``train`` and ``run`` and notebook 08 all go through here,
 so a typo such as ``"lr"`` or ``"steps": "2"`` is refused the same way everywhere.
+
+Image-to-image translation runs (pix2pix, CycleGAN: notebook 11, ``train --model pix2pix|cyclegan``)
+have their own options, :class:`TranslationConfig`, read by the same checker
+(:meth:`TranslationConfig.from_options`, :func:`load_translation_config`).
 """
 from __future__ import annotations
 
@@ -22,8 +26,8 @@ from typing import Optional
 from .runtime import ConfigError, check_seed
 from .train import TrainConfig
 
-__all__ = ["ConfigError", "RunConfig", "SMOKE_OVERRIDES", "build_run", "check_options", "effective_options",
-           "find_config", "load_config", "resolve"]
+__all__ = ["ConfigError", "RunConfig", "SMOKE_OVERRIDES", "TranslationConfig", "TRANSLATION_MODELS", "build_run",
+           "check_options", "effective_options", "find_config", "load_config", "load_translation_config", "resolve"]
 
 
 #: the tiny sizes of a smoke run (CI, CPU): the same code path in a few seconds
@@ -235,21 +239,25 @@ def _check_value(name: str, value, hint):
     return value
 
 
-def check_options(opts, source: str = "options") -> dict:
-    """``opts`` with every key known and every value of the right type (converted where JSON cannot
-    say it: lists to tuples, 2.0 to 2), or :class:`ConfigError` naming the key."""
+def _checked(opts, source: str, names: set, hints: dict) -> dict:
+    """``opts`` with every key in ``names`` and every value of its type ``hints[key]``, or ConfigError."""
     if not isinstance(opts, dict):
         raise ConfigError(f"{source} must be a JSON object of options ({{\"steps\": 1000, ...}}), "
                           f"got a {type(opts).__name__}")
-    unknown = set(opts) - option_names()
+    unknown = set(opts) - names
     if unknown:
         import difflib
 
-        hints = [f"{k!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(k, option_names(), 1)) else repr(k)
-                 for k in sorted(unknown)]
-        raise ConfigError(f"{source}: unknown option(s) {', '.join(hints)}; known: {', '.join(sorted(option_names()))}")
-    hints = _type_hints()
+        hints_ = [f"{k!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(k, names, 1)) else repr(k)
+                  for k in sorted(unknown)]
+        raise ConfigError(f"{source}: unknown option(s) {', '.join(hints_)}; known: {', '.join(sorted(names))}")
     return {k: _check_value(k, v, hints[k]) for k, v in opts.items()}
+
+
+def check_options(opts, source: str = "options") -> dict:
+    """``opts`` with every key known and every value of the right type (converted where JSON cannot
+    say it: lists to tuples, 2.0 to 2), or :class:`ConfigError` naming the key."""
+    return _checked(opts, source, option_names(), _type_hints())
 
 
 # ---------------------------------------------------------------- config files
@@ -276,18 +284,23 @@ def find_config(name) -> Path:
                       f"{', '.join(available_configs()) or 'none'} (in {config_dir()})")
 
 
+def _read_config_file(config) -> tuple:
+    """``(options, path)`` of a JSON config file (a path, or a shipped config's name), unchecked."""
+    path = find_config(config)
+    try:
+        return json.loads(path.read_text()), path
+    except ValueError as e:
+        raise ConfigError(f"{path} is not valid JSON: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
+
+
 def load_config(config) -> dict:
     """A config as a checked dict: ``config`` itself (a dict, copied) or a JSON file (a path, or a
     shipped config's name). Unknown keys and wrong types raise :class:`ConfigError`."""
     if isinstance(config, dict):
         return check_options(dict(config))
-    path = find_config(config)
-    try:
-        opts = json.loads(path.read_text())
-    except ValueError as e:
-        raise ConfigError(f"{path} is not valid JSON: {e}") from None
-    except OSError as e:
-        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
+    opts, path = _read_config_file(config)
     opts = check_options(opts, source=str(path))
     opts.setdefault("name", path.stem)
     return opts
@@ -416,3 +429,126 @@ def _num_classes(ds) -> int:
                           f"{'one' if k == 1 else 'no class names'}: put the images in one sub-folder per class "
                           "(folder/<class>/image.png), or drop conditional")
     return k
+
+
+# ---------------------------------------------------------------- image-to-image translation (notebook 11)
+#: the translators: pix2pix trains on pairs (Isola et al. 2017), CycleGAN on two unpaired collections (Zhu et al. 2017)
+TRANSLATION_MODELS = ("pix2pix", "cyclegan")
+#: GAN objectives a translator can use: the losses of gan_utils.losses without a penalty, clipping or a
+#: constraint on D's layers (those belong to the critics of notebooks 07 and 10, not to a PatchGAN)
+TRANSLATION_LOSSES = ("bce-ns", "lsgan", "hinge")
+
+
+@dataclass
+class TranslationConfig:
+    """Every setting of a pix2pix or CycleGAN run, with where its default comes from (notebook 11;
+    ``python -m gan_utils train --model pix2pix|cyclegan``). The authors' values are the defaults of
+    their code, github.com/junyanz/pytorch-CycleGAN-and-pix2pix (options/train_options.py,
+    models/pix2pix_model.py, models/cycle_gan_model.py); ``None`` means "the authors' value for this model".
+    """
+
+    model: str = "pix2pix"              # pix2pix (paired data, a conditional D) | cyclegan (unpaired, two Gs, two Ds)
+    dataset: str = ""                   # paired:PATH (pix2pix) | unpaired:PATH (cyclegan): folders PATH/A and PATH/B
+    image_size: int = 32                # square side of both domains, a power of two (the U-Net halves it down to 1x1)
+    channels: int = 3                   # of the folders' images: 1 grey, 3 RGB (both domains)
+    width: int = 64                     # base channels of G and D: the authors' ngf = ndf = 64
+    n_layers: int = 1                   # PatchGAN depth: each logit sees 16x16 px (1; half a 32 px image), 34 (2), 70 (3,
+                                        # the authors' default for 256 px images, 27 % of their side)
+    norm: str = "batch"                 # batch (pix2pix's code) | instance (CycleGAN's code, at batch size 1) | none
+    loss: Optional[str] = None          # GAN objective (losses.LOSSES); None = the authors': bce-ns for pix2pix (their
+                                        # "vanilla" GAN loss), lsgan for CycleGAN (their default gan_mode)
+    lambda_gan: Optional[float] = None  # weight of G's adversarial term; 0 = no D at all (the "L1 only" and "cycle alone"
+                                        # ablations). None = as the authors weight it: 1 for bce-ns and hinge, 2 for lsgan
+                                        # (CycleGAN's G minimises E[(D(G(x)) - 1)^2]; losses.g_loss_lsgan has Mao's 1/2)
+    lambda_l1: float = 100.0            # pix2pix: weight of the L1 term (the authors' --lambda_L1 100)
+    lambda_cycle: float = 10.0          # CycleGAN: weight of each cycle term (--lambda_A = --lambda_B = 10)
+    lambda_identity: float = 0.5        # CycleGAN: identity weight as a fraction of lambda_cycle (--lambda_identity 0.5;
+                                        # 0 = off). It scales with lambda_cycle, so lambda_cycle = 0 switches it off too
+    cycles: str = "both"                # CycleGAN: both cycles, or "forward" (A -> B -> A only: an ablation arm)
+    pool_size: Optional[int] = None     # D's history of fakes (train.ImagePool); None = the authors': 50 for CycleGAN
+                                        # (--pool_size 50), 0 for pix2pix (its model sets pool_size=0)
+    lr: float = 2e-4                    # Adam learning rate of every G and D (--lr 0.0002)
+    betas: tuple = (0.5, 0.999)         # Adam betas (--beta1 0.5; beta2 0.999), as DCGAN
+    batch_size: int = 32                # the authors' code's default is 1; on a CPU a batch costs less per image
+    steps: int = 2000                   # generator updates
+    seed: int = 0                       # models, data order and dropout derive from it
+    log_every: int = 50                 # host sync and NaN check interval
+    ckpt_every: int = 0                 # checkpoint interval (0 = only at the end and on a stop signal)
+    sample_every: int = 0               # grid of translations written to the run folder (0 = only at the end)
+    device: Optional[str] = None        # None = the best available (cuda > mps > cpu)
+
+    def __post_init__(self):
+        if self.model not in TRANSLATION_MODELS:
+            raise ConfigError(f"model={self.model!r}: a translator is one of {', '.join(TRANSLATION_MODELS)}")
+        if self.loss is not None and self.loss not in TRANSLATION_LOSSES:
+            raise ConfigError(f"loss={self.loss!r}: a translator's GAN objective is one of {', '.join(TRANSLATION_LOSSES)} "
+                              "(null: the authors' choice for the model)")
+        if self.norm not in ("batch", "instance", "none"):
+            raise ConfigError(f"norm={self.norm!r}: use batch, instance or none")
+        if self.cycles not in ("both", "forward"):
+            raise ConfigError(f"cycles={self.cycles!r}: use both or forward")
+        for name in ("image_size", "width", "n_layers", "batch_size", "steps", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")
+        for name in ("ckpt_every", "sample_every"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 0 (0 = only at the end)")
+        if self.image_size & (self.image_size - 1) or not 8 <= self.image_size <= 256:
+            raise ConfigError(f"image_size={self.image_size}: a power of two from 8 to 256 (32 or 64 on a CPU)")
+        if self.channels not in (1, 3):
+            raise ConfigError(f"channels={self.channels}: 1 (grey) or 3 (RGB)")
+        for name in ("lambda_l1", "lambda_cycle", "lambda_identity", "lr"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 0")
+        if not self.lr > 0:
+            raise ConfigError(f"lr={self.lr} must be > 0")
+        if self.lambda_gan is not None and not self.lambda_gan >= 0:
+            raise ConfigError(f"lambda_gan={self.lambda_gan} must be >= 0 (0 = no adversarial term)")
+        if self.pool_size is not None and self.pool_size < 0:
+            raise ConfigError(f"pool_size={self.pool_size} must be >= 0 (0 = no pool)")
+        if self.dataset and not self.dataset.startswith(("paired:", "unpaired:")):
+            raise ConfigError(f"dataset={self.dataset!r}: a translator trains on paired:PATH or unpaired:PATH "
+                              "(folders PATH/A and PATH/B)")
+        want = "paired:" if self.model == "pix2pix" else "unpaired:"
+        if self.dataset.startswith("unpaired:") and self.model == "pix2pix":
+            raise ConfigError(f"pix2pix learns from pairs: use dataset='paired:{self.dataset.split(':', 1)[1]}' (files of "
+                              "the same name in A/ and B/), or model='cyclegan' for unpaired folders")
+        if self.dataset and not self.dataset.split(":", 1)[1].strip():
+            raise ConfigError(f"dataset={self.dataset!r} needs the folder after the colon: {want}/path/to/folders")
+        self.betas = tuple(self.betas)
+        if self.lambda_gan == 0 and self.model == "pix2pix" and self.lambda_l1 == 0:
+            raise ConfigError("lambda_gan = lambda_l1 = 0 leaves pix2pix's generator without any loss")
+
+    @property
+    def gan_loss(self) -> str:
+        """The GAN objective used: ``loss``, else the authors' for the model."""
+        return self.loss or ("bce-ns" if self.model == "pix2pix" else "lsgan")
+
+    @property
+    def gan_weight(self) -> float:
+        """The weight of G's adversarial term: ``lambda_gan``, else the authors' (see the field)."""
+        return self.lambda_gan if self.lambda_gan is not None else (2.0 if self.gan_loss == "lsgan" else 1.0)
+
+    @property
+    def pool(self) -> int:
+        """The image pool's size: ``pool_size``, else the authors' (50 for CycleGAN, 0 for pix2pix)."""
+        return self.pool_size if self.pool_size is not None else (50 if self.model == "cyclegan" else 0)
+
+    @classmethod
+    def from_options(cls, opts: dict, source: str = "options") -> "TranslationConfig":
+        """A TranslationConfig from a flat dict, every key and type checked as for :class:`RunConfig`."""
+        names = {f.name for f in fields(cls)}
+        return cls(**_checked(opts, source, names, typing.get_type_hints(cls)))
+
+
+def load_translation_config(config=None, defaults: Optional[dict] = None, **overrides) -> TranslationConfig:
+    """A :class:`TranslationConfig` from ``defaults`` (e.g. the CLI's checkpoint interval), then a dict or a
+    JSON file (checked like :func:`load_config`), then ``overrides`` (the CLI's flags; ``None`` skipped)."""
+    if config is None or isinstance(config, dict):
+        opts, source = dict(config or {}), "options"
+    else:
+        opts, path = _read_config_file(config)
+        source = str(path)
+    opts.update({k: v for k, v in overrides.items() if v is not None})
+    return TranslationConfig.from_options({**(defaults or {}), **opts}, source)
+

@@ -11,6 +11,9 @@ apply).
 Your own images: ``load_dataset("folder:PATH", image_size=64, channels=3)`` reads a folder of PNG
 and JPEG files, optionally one sub-folder per class (:func:`load_image_folder`, taught in
 notebooks/09_conditional.ipynb; ``--dataset folder:PATH`` in the CLI and configs).
+Two domains for image-to-image translation (notebooks/11_image_to_image.ipynb):
+``load_dataset("paired:PATH")`` (PATH/A and PATH/B, files of the same name form a pair: pix2pix) and
+``load_dataset("unpaired:PATH")`` (PATH/A and PATH/B, any files: CycleGAN), :func:`load_two_domains`.
 """
 from __future__ import annotations
 
@@ -261,10 +264,18 @@ def load_dataset(name: str, root=None, train: bool = True, image_size: int | Non
 
     ``"folder:PATH"``: your own PNG/JPEG images, see :func:`load_image_folder` (``channels`` 1 or 3,
     default 3; ``image_size`` crops and resizes them). The named datasets bring their own channels.
+    ``"paired:PATH"`` / ``"unpaired:PATH"``: two folders PATH/A and PATH/B for translation, returned
+    as a :class:`TwoDomainData` (:func:`load_two_domains`).
 
     Raises ``ValueError`` for an unknown name and :class:`DataUnavailableError` (with the fixes
     spelled out) when the data is neither on disk nor downloadable.
     """
+    if isinstance(name, str) and name.startswith((PAIRED_PREFIX, UNPAIRED_PREFIX)):
+        if not train:
+            raise ConfigError(f"{name!r} is a pair of image folders: it has no test split (train=False)")
+        paired = name.startswith(PAIRED_PREFIX)
+        return load_two_domains(name.split(":", 1)[1], paired=paired, image_size=image_size,
+                                channels=3 if channels is None else channels)
     if isinstance(name, str) and name.startswith(FOLDER_PREFIX):
         if not train:
             raise ConfigError(f"{name!r} is a folder of images: it has no test split (train=False)")
@@ -504,6 +515,108 @@ def load_image_folder(path, image_size: int | None = None, channels: int = 3, ca
             warnings.warn(f"could not write the cache {cache_file} ({e}); the folder will be decoded again next time",
                           stacklevel=2)
     return ds
+
+
+# ---------------------------------------------------------------- two domains (image-to-image translation)
+PAIRED_PREFIX, UNPAIRED_PREFIX = "paired:", "unpaired:"
+#: the two sub-folders of a paired:/unpaired: dataset: the translator's inputs (A) and outputs (B)
+DOMAINS = ("A", "B")
+
+
+class TwoDomainData:
+    """Images of two domains for translation (notebooks/11_image_to_image.ipynb): ``A`` (e.g. edge maps)
+    and ``B`` (e.g. garments), two :class:`ImageDataset` of the same image shape. ``paired=True``:
+    ``A[i]`` and ``B[i]`` belong together (pix2pix trains on the pairs); ``False``: two unrelated
+    collections, possibly of different sizes (CycleGAN). ``keys``: the pairs' common names (paired
+    folders) or ``()``."""
+
+    def __init__(self, A: ImageDataset, B: ImageDataset, paired: bool, name: str, keys=()):
+        if A.image_shape[1:] != B.image_shape[1:]:
+            raise ImageFolderError(f"{name}: the A images are {A.image_shape[1]}x{A.image_shape[2]} and the B images "
+                                   f"{B.image_shape[1]}x{B.image_shape[2]}; pass image_size (--image-size) so both "
+                                   "are cropped and resized to one size.")
+        if paired and len(A) != len(B):
+            raise ValueError(f"{name}: paired data needs as many A as B images, got {len(A)} and {len(B)}")
+        self.A, self.B, self.paired, self.name, self.keys = A, B, bool(paired), name, tuple(keys)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.A.images.shape[-1])
+
+    def __repr__(self) -> str:
+        kind = "paired" if self.paired else "unpaired"
+        return (f"TwoDomainData({self.name!r}, {kind}, A: {len(self.A)} x {self.A.image_shape}, "
+                f"B: {len(self.B)} x {self.B.image_shape}, range=[-1, 1])")
+
+
+def _pair_key(path: Path, side: Path) -> str:
+    """The name that pairs two files: the path inside A/ or B/ without its suffix (a.png pairs b/a.jpg)."""
+    return path.relative_to(side).with_suffix("").as_posix()
+
+
+def load_two_domains(path, paired: bool, image_size: int | None = None, channels: int = 3, cache: bool = True,
+                     progress: bool = True) -> TwoDomainData:
+    """``PATH/A`` and ``PATH/B`` as a :class:`TwoDomainData` (``load_dataset("paired:PATH")`` and
+    ``load_dataset("unpaired:PATH")``; notebook 11). Each side is read by :func:`load_image_folder`:
+    the same formats, ``image_size`` (crop and resize), ``channels`` (1 grey, 3 RGB, both sides), cache
+    and errors (unreadable files are listed and loading stops).
+
+    ``paired=True``: files with the same name (path inside A/ or B/, suffix ignored: ``A/001.png`` pairs
+    ``B/001.jpg``) form a pair, and B is put in A's order. Errors (:class:`ImageFolderError`, one
+    message naming the folder and the fix): PATH not a folder, a missing A/ or B/, a side without images,
+    two files of one name on one side, and (paired) names found on one side only, the first few listed.
+    """
+    root = Path(path).expanduser().resolve()
+    prefix = PAIRED_PREFIX if paired else UNPAIRED_PREFIX
+    layout = (f"{prefix}PATH is a folder with two sub-folders, PATH/A (the inputs) and PATH/B (the outputs)"
+              + (", where files of the same name form a pair" if paired else ", any images in each"))
+    if not root.is_dir():
+        raise ImageFolderError(f"{root} is not a folder{' (it is a file)' if root.exists() else ' (it does not exist)'}: "
+                               f"{layout}.")
+    missing = [d for d in DOMAINS if not (root / d).is_dir()]
+    if missing:
+        found = sorted(p.name + "/" for p in root.iterdir() if p.is_dir() and _visible(p))
+        raise ImageFolderError(f"{root} has no {' and no '.join(m + '/' for m in missing)} sub-folder"
+                               f"{' (found: ' + ', '.join(found[:5]) + ')' if found else ''}: {layout}. "
+                               f"Create {root / missing[0]} and put the {'input' if missing[0] == 'A' else 'output'} "
+                               "images there (the names A and B are case-sensitive).")
+    files = {}
+    for d in DOMAINS:
+        files[d] = _image_files(root / d)
+        if not files[d]:
+            raise ImageFolderError(f"{root / d} holds no .png, .jpg or .jpeg image: put the "
+                                   f"{'input' if d == 'A' else 'output'} images of your {prefix} dataset there "
+                                   "(convert other formats to PNG first).")
+        keys = [_pair_key(f, root / d) for f in files[d]]
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        if dup:
+            raise ImageFolderError(f"{root / d} has several files named {dup[0]!r} (different suffixes): "
+                                   f"{', '.join(f.name for f in files[d] if _pair_key(f, root / d) == dup[0])}. "
+                                   "Keep one of them (names identify images, and pairs in paired: data).")
+    keys = {}
+    if paired:                                  # the pairing, checked before anything is decoded
+        for d in DOMAINS:
+            keys[d] = [_pair_key(f, root / d) for f in list_image_folder(root / d)[0]]
+        only_a, only_b = sorted(set(keys["A"]) - set(keys["B"])), sorted(set(keys["B"]) - set(keys["A"]))
+        if only_a or only_b:
+            def few(names):
+                return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            lines = ([f"only in A/ ({len(only_a)}): {few(only_a)}"] if only_a else []) + \
+                    ([f"only in B/ ({len(only_b)}): {few(only_b)}"] if only_b else [])
+            raise ImageFolderError(f"{root}: a paired dataset needs every file in A/ to have a file of the same name "
+                                   f"in B/ and the other way round, and some do not:\n  " + "\n  ".join(lines) +
+                                   f"\nRename or remove them, or use {UNPAIRED_PREFIX}{root} (CycleGAN) if the "
+                                   "images are not pairs.")
+    sides = {d: load_image_folder(root / d, image_size=image_size, channels=channels, cache=cache, progress=progress)
+             for d in DOMAINS}
+    A, B = sides["A"], sides["B"]
+    name = f"{prefix}{root}"
+    A.name, B.name = f"{name}/A", f"{name}/B"
+    if paired:                                  # put B in A's order: image i of both is one pair
+        where = {k: i for i, k in enumerate(keys["B"])}
+        order = torch.tensor([where[k] for k in keys["A"]], dtype=torch.long)
+        B = ImageDataset(B.images[order], B.labels[order], B.name, B.classes)
+    return TwoDomainData(A, B, paired, name, keys=keys.get("A", ()))
 
 
 # ---------------------------------------------------------------- in-memory loader

@@ -2,8 +2,10 @@
 
 Taught in notebooks/01_minimax.ipynb (BCE losses, saturating vs non-saturating),
 notebooks/07_wgan.ipynb (Wasserstein losses, weight clipping, gradient penalty),
-notebooks/09_conditional.ipynb (the AC-GAN losses with their class terms) and
-notebooks/10_modern_recipes.ipynb (hinge and least-squares losses, the R1 penalty).
+notebooks/09_conditional.ipynb (the AC-GAN losses with their class terms),
+notebooks/10_modern_recipes.ipynb (hinge and least-squares losses, the R1 penalty) and
+notebooks/11_image_to_image.ipynb (the L1 terms of pix2pix and CycleGAN: :func:`l1_loss`,
+:func:`cycle_consistency_loss`, :func:`identity_loss`).
 
 Notation (as in notebook 01): D(x) = sigmoid(l(x)) where l is the discriminator's **logit**.
 All BCE losses take logits, never probabilities, because
@@ -261,6 +263,49 @@ def g_loss_acgan(fake_out: torch.Tensor) -> torch.Tensor:
     loss_s = g_loss_nonsaturating(fake_out[:, 0])        # -E[log D(G(z, c))]
     loss_c = -fake_out[:, 1].mean()                      # -E[log p(c | G(z, c))]
     return loss_s + loss_c
+
+
+def _mean_absolute_error(a: torch.Tensor, b: torch.Tensor, names: str) -> torch.Tensor:
+    # Same shapes only: a (B, 1, H, W) image against a (B, H, W) one would broadcast to (B, B, H, W)
+    # and give a number that trains nothing useful (the bug of notebook 05, in image form).
+    if a.shape != b.shape:
+        raise ValueError(f"{names} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return (a - b).abs().mean()                                   # E[|a - b|] over samples, channels, pixels
+
+
+def l1_loss(generated: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """pix2pix's reconstruction term (Isola et al. 2017; notebook 11), the mean absolute error
+    between G's output and the true paired image:
+
+        L_L1(G) = E_{x,y}[ ||y - G(x)||_1 ]      (averaged over pixels here; weighted by lambda_L1 = 100 outside)
+
+    L1 rather than L2: both blur where the output is uncertain, L1 less (it is minimised by the
+    per-pixel median, L2 by the mean).
+    """
+    return _mean_absolute_error(generated, target, "generated and target")   # E|y - G(x)|
+
+
+def cycle_consistency_loss(real: torch.Tensor, reconstructed: torch.Tensor) -> torch.Tensor:
+    """CycleGAN's cycle-consistency term for one direction (Zhu et al. 2017; notebook 11):
+
+        L_cyc = E_x[ ||F(G(x)) - x||_1 ]         (forward cycle; the backward one is E_y ||G(F(y)) - y||_1)
+
+    ``reconstructed`` is the image translated to the other domain and back. Averaged over pixels;
+    weighted by lambda = 10 outside. It says the translation can be undone, not that it is right:
+    notebook 11 shows a translation that hides what the way back needs.
+    """
+    return _mean_absolute_error(reconstructed, real, "real and reconstructed")    # E|F(G(x)) - x|
+
+
+def identity_loss(real: torch.Tensor, mapped: torch.Tensor) -> torch.Tensor:
+    """CycleGAN's identity-mapping term (Zhu et al. 2017; notebook 11): an image that is
+    already in the target domain should pass through the generator unchanged,
+
+        L_identity = E_y[ ||G(y) - y||_1 ]       (G: X -> Y fed a y; F is fed an x)
+
+    ``mapped`` is ``G(real)``. The authors' code weights it 0.5 * lambda (``lambda_identity=0.5``).
+    """
+    return _mean_absolute_error(mapped, real, "real and mapped")            # E|G(y) - y|
 
 
 @torch.no_grad()

@@ -14,6 +14,10 @@
 - ``StyleGenerator`` / ``StyleDiscriminator`` and their pieces (:class:`EqualisedLinear`, :func:`modulated_conv2d`,
   :class:`StyleLayer`, :class:`MappingNetwork`, :class:`SynthesisNetwork`, :func:`truncate`): StyleGAN and StyleGAN2
   built small, notebooks/12_stylegan.ipynb; :class:`MinibatchStdDev` (ProGAN) in their discriminator.
+- ``UNetGenerator`` / ``PatchDiscriminator`` and :func:`receptive_field`: the translators of
+  notebooks/11_image_to_image.ipynb (pix2pix, Isola et al. 2017; CycleGAN, Zhu et al. 2017): an
+  encoder-decoder with skip connections that maps an image to an image, and a discriminator that
+  scores every patch of its input (a ``(B, 1, h, w)`` map of logits, not ``(B,)``).
 
 Every discriminator returns raw **logits of shape (B,)** (no Sigmoid: the losses use
 BCE-with-logits); the AC-GAN discriminator returns ``(B, 2)``: the logit and log p(y | x).
@@ -410,7 +414,7 @@ def dcgan_init(model: nn.Module) -> nn.Module:
         elif isinstance(m, ConditionalBatchNorm2d):
             nn.init.normal_(m.gain.weight, 1.0, 0.02)     # gamma_c ~ N(1, 0.02) for every class
             nn.init.zeros_(m.shift.weight)                # beta_c = 0
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.weight is not None:
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d)) and m.weight is not None:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
     return model
@@ -803,8 +807,183 @@ class StyleDiscriminator(nn.Module):
         return self.out(_lrelu(self.fc(x.flatten(1)))).view(-1)                   # (B,)
 
 
+# ----------------------------------------------------------------------------- image-to-image (notebook 11)
+TRANSLATOR_NORMS = ("batch", "instance", "none")
+
+
+def _translator_norm(norm: str, ch: int) -> nn.Module:
+    if norm == "batch":
+        return nn.BatchNorm2d(ch)
+    if norm == "instance":                      # per image and channel; CycleGAN's choice at batch size 1
+        return nn.InstanceNorm2d(ch, affine=True)
+    return nn.Identity()
+
+
+def _check_translator_args(who: str, norm: str, **positive) -> None:
+    if norm not in TRANSLATOR_NORMS:
+        raise ValueError(f"{who}: norm={norm!r}; use one of {TRANSLATOR_NORMS}")
+    for name, v in positive.items():
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{who}: {name}={v!r} must be a whole number >= 1")
+
+
+class UNetGenerator(nn.Module):
+    """pix2pix's generator (Isola et al. 2017; the U-Net of Ronneberger, Fischer, Brox 2015): image
+    ``(B, in_channels, S, S)`` -> image ``(B, out_channels, S, S)`` in [-1, 1], taught in
+    notebooks/11_image_to_image.ipynb.
+
+    An encoder of ``depth`` stride-2 convolutions (4x4 kernels) takes the image down to
+    ``S / 2**depth`` (1x1 by default, as the authors' ``unet_256``), a decoder of as many stride-2
+    transposed convolutions brings it back, and **skip connections** concatenate each encoder
+    layer's output to the decoder layer of the same resolution::
+
+        x (in, S) -> e1 (w, S/2) -> e2 (2w, S/4) -> ... -> e_depth (<= 8w, S/2**depth)     encoder
+        d_depth = up(e_depth);  d_k = up(cat[d_{k+1}, e_k]);  out = tanh(up(cat[d_2, e_1]))  decoder
+
+    Channels double per level up to ``8 * width`` (the authors' cap). Encoder: LeakyReLU(0.2) before
+    every conv but the first, ``norm`` after every conv but the first and the innermost; decoder:
+    ReLU, transposed conv, ``norm`` (not on the output layer), tanh at the end. Through the skips, the
+    decoder gets the input's fine detail (an edge's position) without squeezing it through the
+    bottleneck; ``skips=False`` gives the plain encoder-decoder that pix2pix compares it with.
+
+    **Noise**: pix2pix has no latent z; its only randomness is **dropout** (p = ``dropout``) in the
+    first ``n_dropout`` decoder layers after the bottleneck (the authors' ``unet_256`` uses 3 of its 8;
+    at 32x32 the default is 2 of 5). It is on in train mode and off in eval mode
+    (:func:`eval_mode`, which this course evaluates in; pix2pix itself keeps dropout and batch
+    statistics at test time, their Sec. 3.3).
+    """
+
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, image_size: int = 32, width: int = 64,
+                 depth: Optional[int] = None, norm: str = "batch", dropout: float = 0.5, n_dropout: int = 2,
+                 skips: bool = True):
+        super().__init__()
+        _check_translator_args("UNetGenerator", norm, in_channels=in_channels, out_channels=out_channels,
+                               image_size=image_size, width=width)
+        if image_size & (image_size - 1) or image_size < 4:
+            raise ValueError(f"UNetGenerator: image_size={image_size} must be a power of two >= 4 (32 or 64 here; "
+                             "load_dataset(..., image_size=32) pads Fashion-MNIST's 28)")
+        max_depth = image_size.bit_length() - 1                       # log2(S): down to 1x1
+        depth = max_depth if depth is None else depth
+        if not isinstance(depth, int) or isinstance(depth, bool) or not 1 <= depth <= max_depth:
+            raise ValueError(f"UNetGenerator: depth={depth!r} must be 1..{max_depth} for image_size={image_size}")
+        if not 0.0 <= dropout < 1.0 or not isinstance(n_dropout, int) or not 0 <= n_dropout < depth:
+            raise ValueError(f"UNetGenerator: dropout={dropout!r} must be in [0, 1) and n_dropout={n_dropout!r} "
+                             f"in 0..{depth - 1}")
+        self.config = {"kind": "UNetGenerator", "in_channels": in_channels, "out_channels": out_channels,
+                       "image_size": image_size, "width": width, "depth": depth, "norm": norm,
+                       "dropout": dropout, "n_dropout": n_dropout, "skips": skips}
+        self.in_channels, self.out_channels, self.image_size = in_channels, out_channels, image_size
+        self.depth, self.skips = depth, skips
+        ch = [min(width * 2 ** i, 8 * width) for i in range(depth)]   # encoder outputs e_1 .. e_depth
+        self.down = nn.ModuleList()
+        for i in range(depth):
+            cin = in_channels if i == 0 else ch[i - 1]
+            layers = [] if i == 0 else [nn.LeakyReLU(0.2)]             # not in place: e_(i-1) is also a skip
+            layers.append(nn.Conv2d(cin, ch[i], 4, 2, 1, bias=norm != "batch"))   # (B, cin, s, s) -> (B, ch, s/2, s/2)
+            if 0 < i < depth - 1:                                      # no norm on the first and innermost
+                layers.append(_translator_norm(norm, ch[i]))
+            self.down.append(nn.Sequential(*layers))
+        self.up = nn.ModuleList()
+        for i in reversed(range(depth)):                               # d_depth .. d_1: to the size of e_(i-1)
+            innermost, outermost = i == depth - 1, i == 0
+            cin = ch[i] if innermost or not skips else 2 * ch[i]       # cat[d_(i+1), e_i] when skipping
+            cout = out_channels if outermost else ch[i - 1]
+            layers = [nn.ReLU(), nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=outermost or norm != "batch")]
+            if outermost:
+                layers.append(nn.Tanh())
+            else:
+                layers.append(_translator_norm(norm, cout))
+                if depth - 1 - i < n_dropout and dropout > 0:           # the first n_dropout decoder layers
+                    layers.append(nn.Dropout(dropout))
+            self.up.append(nn.Sequential(*layers))
+        dcgan_init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.in_channels or tuple(x.shape[2:]) != (self.image_size,) * 2:
+            raise ValueError(f"UNetGenerator expects images shaped (B, {self.in_channels}, {self.image_size}, "
+                             f"{self.image_size}), got {tuple(x.shape)}")
+        feats = []
+        for layer in self.down:                                        # encoder: e_1 .. e_depth
+            x = layer(x)
+            feats.append(x)
+        h = self.up[0](feats[-1])                                      # the bottleneck, upsampled
+        for layer, skip in zip(self.up[1:], reversed(feats[:-1])):
+            h = layer(torch.cat([h, skip], 1) if self.skips else h)   # (B, 2c, s, s): the skip joins here
+        return h                                                       # (B, out_channels, S, S) in [-1, 1]
+
+
+class PatchDiscriminator(nn.Module):
+    """pix2pix's PatchGAN discriminator (Isola et al. 2017, Sec. 3.2.2; the authors' ``NLayerDiscriminator``),
+    taught in notebooks/11_image_to_image.ipynb: image ``(B, in_channels, S, S)`` -> **a map of logits**
+    ``(B, 1, h, w)``, one per overlapping patch of the input.
+
+        conv4 s2 (width) -> LReLU -> [conv4 s2 -> norm -> LReLU] x (n_layers - 1)
+        -> conv4 s1 -> norm -> LReLU -> conv4 s1 (1 channel)
+
+    Channels double per stride-2 layer up to ``8 * width``. Each logit sees a square of
+    :func:`receptive_field` pixels (16, 34, 70 for ``n_layers`` 1, 2, 3: the authors' default 3 gives
+    their "70x70 PatchGAN"); the loss averages over all of them, so D judges local texture and
+    sharpness, and the L1 term (pix2pix) or the cycle (CycleGAN) keeps the global layout. A
+    conditional D (pix2pix) takes the input and the output concatenated: ``in_channels = A + B``.
+    Flatten the map (``D(x).flatten()``) to use it with the losses of :mod:`gan_utils.losses`: each
+    patch is then one "sample", and the mean over samples is the mean over patches and images.
+    """
+
+    def __init__(self, in_channels: int = 1, width: int = 64, n_layers: int = 3, norm: str = "batch"):
+        super().__init__()
+        _check_translator_args("PatchDiscriminator", norm, in_channels=in_channels, width=width, n_layers=n_layers)
+        self.config = {"kind": "PatchDiscriminator", "in_channels": in_channels, "width": width,
+                       "n_layers": n_layers, "norm": norm}
+        self.in_channels = in_channels
+        layers = [nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]    # (B, w, S/2, S/2)
+        ch = width
+        for n in range(1, n_layers + 1):
+            cout = min(width * 2 ** n, 8 * width)
+            stride = 2 if n < n_layers else 1                          # the last of these keeps the size (-1)
+            layers += [nn.Conv2d(ch, cout, 4, stride, 1, bias=norm != "batch"), _translator_norm(norm, cout),
+                       nn.LeakyReLU(0.2, True)]
+            ch = cout
+        layers.append(nn.Conv2d(ch, 1, 4, 1, 1))                       # (B, 1, h, w): one logit per patch
+        self.net = nn.Sequential(*layers)
+        dcgan_init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"PatchDiscriminator expects images shaped (B, {self.in_channels}, H, W), got "
+                             f"{tuple(x.shape)} (a conditional D takes input and output concatenated on dim 1)")
+        return self.net(x)
+
+
+def receptive_field(module: nn.Module) -> int:
+    """The side, in input pixels, of the square one output unit of ``module`` depends on: the
+    receptive field of a chain of convolutions and poolings (a :class:`PatchDiscriminator`, a
+    :class:`DCGANDiscriminator`), taken in the order the layers are registered. Backwards from one
+    output unit, with ``j`` the product of the strides so far (the "jump" between neighbouring units
+    of a layer, in input pixels)::
+
+        r = 1;  for each layer (kernel k, stride s, dilation d), input side first:  r += (k - 1) * d * j;  j *= s
+
+    Notebook 11 checks it against the gradient of one output logit with respect to the input. A
+    module with transposed convolutions or skips (a generator) is refused: its units do not form one chain.
+    """
+    if any(isinstance(m, nn.ConvTranspose2d) for m in module.modules()) or isinstance(module, UNetGenerator):
+        raise ValueError("receptive_field() takes a chain of convolutions (a discriminator); this module has "
+                         "transposed convolutions or skip connections")
+    r, j = 1, 1
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            k, s = m.kernel_size, m.stride
+            k = k[0] if isinstance(k, tuple) else k
+            s = s[0] if isinstance(s, tuple) else s
+            d = getattr(m, "dilation", 1)
+            d = d[0] if isinstance(d, tuple) else d
+            r += (k - 1) * d * j
+            j *= s
+    return r
+
+
 MODEL_CLASSES = {c.__name__: c for c in (MLPGenerator, MLPDiscriminator, DCGANGenerator, DCGANDiscriminator,
-                                        StyleGenerator, StyleDiscriminator)}
+                                         StyleGenerator, StyleDiscriminator, UNetGenerator, PatchDiscriminator)}
 
 
 def build_model(config: dict) -> nn.Module:

@@ -363,6 +363,77 @@ class TrainResult:
         return self.G_ema if self.G_ema is not None else self.G
 
 
+class ImagePool:
+    """The history of generated images a discriminator is trained on (Shrivastava et al. 2017, "updating
+    the discriminator using a history of refined images"), in the form CycleGAN's code uses (Zhu et al.
+    2017; taught in notebooks/11_image_to_image.ipynb)::
+
+        for each new image:
+            pool not full  -> store it, and return it
+            pool full      -> with probability 1/2: return a stored image (chosen uniformly) and store
+                              the new one in its place; else return the new image
+
+    So D sees, once the pool is full, about half images of the current generator and half from
+    earlier generators, which damps the back-and-forth of a D that only ever fights the latest G.
+    ``ImagePool(0)`` returns its input unchanged. The random draws come from torch's global RNG
+    (its state is in every checkpoint of :func:`gan_utils.loop.run_loop`) and the contents are in
+    :meth:`state_dict`, so a resumed run continues bit for bit. Returned images are detached.
+    """
+
+    def __init__(self, size: int = 50):
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ConfigError(f"ImagePool(size={size!r}): a whole number >= 0 (0 = no pool; CycleGAN uses 50)")
+        self.size = size
+        self.count = 0                                   # images stored so far (<= size)
+        self.images: Optional[torch.Tensor] = None       # (size, C, H, W), allocated at the first call
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """The batch D should see in place of ``images`` (same shape); the pool is updated."""
+        images = images.detach()
+        if self.size == 0:
+            return images
+        if self.images is None:
+            self.images = images.new_zeros((self.size, *images.shape[1:]))
+        elif self.images.device != images.device:        # loaded from a checkpoint on the CPU
+            self.images = self.images.to(images.device)
+        if self.images.shape[1:] != images.shape[1:]:
+            raise ValueError(f"ImagePool holds images shaped {tuple(self.images.shape[1:])}, got "
+                             f"{tuple(images.shape[1:])}: one pool per discriminator")
+        swap = torch.rand(len(images)) < 0.5             # one coin per image (drawn even while filling)
+        slot = torch.randint(self.size, (len(images),))  # which stored image it would replace
+        out = images.clone()
+        for i in range(len(images)):
+            if self.count < self.size:                   # filling: keep it and hand it on
+                self.images[self.count] = images[i]
+                self.count += 1
+            elif swap[i]:                                # full: hand on an old one, keep the new one
+                k = int(slot[i])
+                out[i] = self.images[k]
+                self.images[k] = images[i]
+        return out
+
+    def state_dict(self) -> dict:
+        return {"size": self.size, "count": self.count,
+                "images": None if self.images is None else self.images[:self.count].detach().cpu().clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if int(state["size"]) != self.size:
+            raise ConfigError(f"this ImagePool has size {self.size}, the saved one {state['size']}")
+        self.count = int(state["count"])
+        saved = state.get("images")
+        if saved is None or self.count == 0:
+            self.images = None
+            self.count = 0
+            return
+        self.images = saved.new_zeros((self.size, *saved.shape[1:]))
+        self.images[:self.count] = saved
+
+    def to(self, device) -> "ImagePool":
+        if self.images is not None:
+            self.images = self.images.to(device)
+        return self
+
+
 def make_optimizers(G, D, cfg: TrainConfig, device=None):
     fused = device is not None and torch.device(device).type == "cuda"
     if cfg.optimizer == "rmsprop":

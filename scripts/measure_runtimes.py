@@ -37,6 +37,9 @@ CONCEPTS = {
                       "class accuracy, per-class FD and precision/recall; truncation; your own image folder",
     "10_modern_recipes": "why GANs circle (Dirac GAN eigenvalues); hinge + SN, R1, LSGAN compared over 3 seeds at "
                          "equal steps and time; the TTUR preset; DiffAugment on 1 000 images; GANs vs diffusion today",
+    "11_image_to_image": "pix2pix (conditional GAN + L1, PatchGAN receptive field, U-Net skips) and CycleGAN (cycles, "
+                         "identity, image pool), each loss ablated over 3 seeds on Fashion-MNIST edges -> garments; "
+                         "information hidden in CycleGAN's cycle; sneakers <-> sandals; train and translate your own folders",
     "12_stylegan": "StyleGAN built small: mapping network, equalised learning rate, AdaIN vs modulation/demodulation "
                    "(the droplet mechanism), noise inputs, style mixing, truncation in W vs Z, PPL-classifier in Z "
                    "and W; the style G vs DCGAN at equal training time over 3 seeds; ADA, StyleGAN3, GigaGAN",

@@ -88,6 +88,27 @@ def git_commit():
         return None
 
 
+class Recording(LoadMonitor):
+    """The "recorded" block of a record (scripts/record_recipes.py, scripts/record_translation.py): the
+    script and its arguments (and ``extra`` entries), start and end (UTC), wall time, the 1-minute load
+    average before, after and every minute (:class:`LoadMonitor`), the hardware, the git commit and the
+    OpenMP settings."""
+
+    def __init__(self, script: str, argv: list, smoke: bool, **extra):
+        super().__init__()
+        self.script, self.argv, self.smoke, self.extra = script, argv, smoke, extra
+
+    def block(self, complete: bool) -> dict:
+        return {
+            "script": self.script, "argv": self.argv, **self.extra,
+            "started": self.started, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "complete": complete, "wall_seconds": self.minutes() * 60, "load_before": self.load_before,
+            "load_after": os.getloadavg()[0], "load_every_minute": list(self.loads),
+            "hardware": hardware(), "git_commit": git_commit(), "smoke": self.smoke,
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        }
+
+
 def main(argv=None) -> int:
     from gan_utils.lessons import recipes
     from gan_utils.runtime import atomic_write
@@ -114,25 +135,15 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     record = json.loads(out.read_text()) if args.only and out.exists() else {}
-    clock = LoadMonitor()
-
-    def recorded(complete: bool) -> dict:
-        return {
-            "script": "scripts/record_recipes.py", "argv": sys.argv[1:] if argv is None else list(argv),
-            "sizes": {k: list(v) if isinstance(v, tuple) else v for k, v in sizes.items()},
-            "started": clock.started, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "complete": complete, "wall_seconds": clock.minutes() * 60, "load_before": clock.load_before,
-            "load_after": os.getloadavg()[0], "load_every_minute": list(clock.loads),
-            "hardware": hardware(), "git_commit": git_commit(), "smoke": bool(args.smoke),
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        }
+    rec = Recording("scripts/record_recipes.py", sys.argv[1:] if argv is None else list(argv), bool(args.smoke),
+                    sizes={k: list(v) if isinstance(v, tuple) else v for k, v in sizes.items()})
 
     parts = [args.only] if args.only else ["pilot", "full", "limited"]
     for i, part in enumerate(parts):             # written after every part: a crash keeps what was done
         record = recipes.run_experiments(sizes=sizes, only=part, record=record)
-        record["recorded"] = recorded(complete=i == len(parts) - 1)
+        record["recorded"] = rec.block(complete=i == len(parts) - 1)
         atomic_write(out, json.dumps(record, separators=(",", ":")) + "\n")
-    clock.stop()
+    rec.stop()
     print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB) in {record['recorded']['wall_seconds'] / 60:.1f} min")
     for part in ("full", "limited"):
         for name, s in record.get(part, {}).get("summary", {}).items():

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import torch
+from PIL import Image
 
 from gan_utils.checkpoint import load_checkpoint
 from gan_utils.cli import main
@@ -167,3 +168,66 @@ def test_cli_run_driver_evaluates_a_style_generator_with_the_shipped_config(tmp_
     best = load_checkpoint(out / "best.pt")
     assert best["model_config"]["G"]["kind"] == "StyleGenerator" and best["G_ema"]["w_avg"].shape == (100,)
     assert [e["step"] for e in _evals(out)] == [2, 4]
+
+
+# ---------------------------------------------------------------- translators (notebook 11)
+from test_translation import _pairs, _write  # noqa: E402  (the folder helpers of the translation tests)
+def test_cli_train_and_translate_end_to_end(tmp_path, capsys):
+    root = _pairs(tmp_path / "pairs", n=8, size=16)
+    out = tmp_path / "run"
+    args = ["train", "--model", "pix2pix", "--dataset", f"paired:{root}", "--image-size", "16", "--channels", "1",
+            "--width", "4", "--batch-size", "4", "--steps", "3", "--out", str(out)]
+    assert main(args) == 0
+    ck = load_checkpoint(out)
+    assert ck["kind"] == "pix2pix" and ck["step"] == 3 and ck["config"]["lambda_l1"] == 100.0
+    assert json.loads((out / "run_config.json").read_text())["model"] == "pix2pix"
+    assert main(args[:-4] + ["--steps", "5", "--out", str(out), "--resume"]) == 0
+    assert json.loads((out / "history.json").read_text())["step"] == [1, 2, 3, 4, 5]
+    _write(root / "A" / "extra.jpg", 99, 20)                             # another size, another suffix
+    dst = tmp_path / "translated"
+    assert main(["translate", "--checkpoint", str(out), "--in", str(root / "A"), "--out", str(dst)]) == 0
+    written = sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*.png"))
+    assert written == [f"{i:02d}.png" for i in range(8)] + ["extra.png"]
+    assert all(Image.open(dst / w).size == (16, 16) and Image.open(dst / w).mode == "L" for w in written)
+    cg = tmp_path / "cg"
+    assert main(["train", "--model", "cyclegan", "--dataset", f"unpaired:{root}", "--image-size", "16", "--channels",
+                 "1", "--width", "4", "--batch-size", "4", "--steps", "2", "--out", str(cg)]) == 0
+    assert main(["translate", "--checkpoint", str(cg), "--in", str(root / "B"), "--out", str(tmp_path / "back"),
+                 "--direction", "BtoA"]) == 0
+    assert len(list((tmp_path / "back").glob("*.png"))) == 8
+    nested = tmp_path / "nested"
+    for c in ("x", "y"):
+        _write(nested / c / "1.png", 7, 16)
+    assert main(["translate", "--checkpoint", str(out), "--in", str(nested), "--out", str(tmp_path / "n")]) == 0
+    assert sorted(p.relative_to(tmp_path / "n").as_posix() for p in (tmp_path / "n").rglob("*.png")) == ["x/1.png", "y/1.png"]
+
+
+TRANSLATE = ["translate", "--checkpoint", "{run}", "--in", "{root}/A", "--out", "{tmp}/o"]
+TRAIN = ["--image-size", "16", "--channels", "1", "--steps", "1", "--out", "{tmp}/new"]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (TRANSLATE + ["--direction", "BtoA"], "translates A to B only"),
+    (["translate", "--checkpoint", "{run}", "--in", "{root}/nothing", "--out", "{tmp}/o"], "does not exist"),
+    (["translate", "--checkpoint", "{run}", "--in", "{root}/A", "--out", "{root}/A"], "is the input folder"),
+    (["translate", "--checkpoint", "{tmp}", "--in", "{root}/A", "--out", "{tmp}/o"], "No checkpoint"),
+    (["train", "--model", "pix2pix", "--dataset", "paired:{root}", "--lr-g", "0.1"] + TRAIN,
+     "--lr-g does not apply to --model pix2pix"),
+    (["train", "--model", "pix2pix", "--dataset", "unpaired:{root}"] + TRAIN, "pix2pix learns from pairs"),
+    (["train", "--model", "dcgan", "--lambda-l1", "3"] + TRAIN, "--lambda-l1 applies to translators only"),
+    (["train", "--model", "cyclegan", "--dataset", "unpaired:{root}/A"] + TRAIN, "has no A/ and no B/ sub-folder"),
+    (["train", "--model", "cyclegan", "--dataset", "unpaired:{root}", "--image-size", "24", "--out", "{tmp}/n"],
+     "power of two"),
+])
+def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, needle):
+    # guards against: a traceback where a user made a mistake
+    root = _pairs(tmp_path / "pairs", n=4, size=16)
+    run = tmp_path / "run"
+    assert main(["train", "--model", "pix2pix", "--dataset", f"paired:{root}", "--image-size", "16", "--channels", "1",
+                 "--width", "4", "--batch-size", "4", "--steps", "1", "--out", str(run)]) == 0
+    capsys.readouterr()
+    code = main([a.format(run=run, root=root, tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert err.startswith("error: ") and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert needle in err, err

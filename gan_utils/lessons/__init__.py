@@ -12,6 +12,7 @@ The library (``gan_utils.runtime``, ``data``, ``models``, ``losses``, ``train``,
 - ``lipschitz``  JSD vs W1 in 1-D, how Lipschitz a critic is, clipping / GP / SN compared (07_wgan)
 - ``widgets``    sliders with a static fallback (01, 04)
 - ``recipes``    the Dirac GAN and the recorded recipe comparison (10_modern_recipes)
+- ``image_to_image`` the edges -> garments and sneaker <-> sandal tasks, their measures and recorded ablations (11_image_to_image)
 - ``sequence_gans`` gradient estimators through a token, the oracle experiment, exposure bias, temperature sweeps (13_sequence_gans)
-- ``records``    mean +- std over seeds and loading the recorded results (10, 13)
+- ``records``    mean +- std over seeds and loading the recorded results (10, 11, 13)
 """

@@ -1,6 +1,6 @@
 """Recorded multi-seed results that the notebooks load (docs/*_record.json, written by scripts/record_*.py):
 mean +- std over seeds, their format, and loading a record (from this repository, or downloaded from
-GitHub when the package runs without it, e.g. on Colab). Used by notebooks 10 (recipes) and 13 (sequence GANs)."""
+GitHub when the package runs without it, e.g. on Colab). Used by notebooks 10 (recipes), 11 (image-to-image translation) and 13 (sequence GANs)."""
 from __future__ import annotations
 
 import json
