@@ -41,6 +41,7 @@ import argparse
 import math
 import shlex
 import sys
+import time
 from pathlib import Path
 
 #: checkpoint interval of ``train`` when neither the config nor ``--ckpt-every`` sets one: a kill
@@ -370,6 +371,10 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+#: how long a rank other than 0 waits before it exits on a user error (torchrun), so that rank 0 prints it first
+OTHER_RANKS_WAIT_S = 10.0
+
+
 def _rank0(is_main) -> bool:
     """Whether this process prints a user error: rank 0 under torchrun (a garbled RANK: yes)."""
     from .runtime import UserError
@@ -391,7 +396,11 @@ def main(argv=None) -> int:
         return args.func(args)
     except UserError as e:                      # a user can fix it: one clear message, no traceback
         if _rank0(is_main) and not isinstance(e, RankZeroError):   # torchrun: rank 0 alone prints it; all exit 2
-            print(f"error: {e}", file=sys.stderr)
+            print(f"error: {e}", file=sys.stderr, flush=True)
+        elif world_size() > 1:
+            # torchrun stops every worker as soon as one exits: a rank that returned at once could have rank 0
+            # killed before it printed the message. Rank 0's exit ends this wait (torchrun's SIGTERM).
+            time.sleep(OTHER_RANKS_WAIT_S)
         return 2
     except TrainingInterrupted as e:
         if not is_main():
