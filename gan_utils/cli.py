@@ -6,6 +6,8 @@
     python -m gan_utils sample --checkpoint runs/dcgan/checkpoint_latest.pt --n 1000 --out samples.pt
     python -m gan_utils train --dataset folder:my_images --image-size 64 --channels 3 --conditional --out runs/mine
     python -m gan_utils sample --checkpoint runs/mine --class 2 --n 64 --out class2.pt
+    python -m gan_utils train --config style_fmnist --out runs/style           # notebook 12's style generator
+    python -m gan_utils sample --checkpoint runs/style --truncation 0.7 --n 64 --out style.pt   # psi in W
     torchrun --standalone --nproc_per_node=4 -m gan_utils run --config wgan_gp_cifar10 --out runs/wgan_gp
     python -m gan_utils train --model pix2pix --dataset paired:my_pairs --image-size 64 --out runs/p2p
     python -m gan_utils train --model cyclegan --dataset unpaired:my_two_folders --out runs/cg [--resume]
@@ -36,6 +38,7 @@ a checkpoint after the current step and exits with 130.
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import sys
 import time
@@ -53,8 +56,16 @@ def _add_option_flags(p, config_required: bool) -> None:
     """The run options both verbs take (keys of gan_utils.config); given flags win over --config."""
     p.add_argument("--config", required=config_required,
                    help="JSON file or shipped config name (dcgan_fmnist, wgan_gp_cifar10, ...); flags override it")
-    p.add_argument("--model", choices=["dcgan", "mlp", "pix2pix", "cyclegan"],
-                   help="dcgan or mlp (a GAN); pix2pix or cyclegan (an image-to-image translator, notebook 11)")
+    p.add_argument("--model", choices=["dcgan", "mlp", "style", "pix2pix", "cyclegan"],
+                   help="dcgan (notebook 04), mlp (notebook 03) or style (the small style-based generator of notebook "
+                        "12): a GAN; pix2pix or cyclegan: an image-to-image translator (notebook 11)")
+    p.add_argument("--style-mode", dest="style_mode", choices=["demod", "adain"],
+                   help="--model style: StyleGAN2's weight demodulation (default) or StyleGAN's AdaIN")
+    p.add_argument("--mapping-layers", dest="mapping_layers", type=int,
+                   help="--model style: layers of the mapping network z -> w (default 4; StyleGAN: 8)")
+    p.add_argument("--w-dim", dest="w_dim", type=int, help="--model style: dimension of W (default: the latent's)")
+    p.add_argument("--style-mixing", dest="style_mixing", type=float,
+                   help="--model style: share of training batches made from two codes (default 0.9; 0 = off)")
     p.add_argument("--loss", choices=["bce-ns", "bce-saturating", "feature-matching", "wgan-clip", "wgan-gp", "wgan-sn",
                                       "hinge", "lsgan", "acgan"],
                    help="feature-matching: D as bce-ns, G matches the mean of D's last hidden layer (Salimans et al. 2016)")
@@ -106,7 +117,8 @@ def _add_option_flags(p, config_required: bool) -> None:
 OPTION_FLAGS = ("model", "loss", "dataset", "image_size", "width", "critic_norm", "steps", "batch_size",
                 "ckpt_every", "sample_every", "seed", "device", "eval_every", "n_eval", "n_ref", "features",
                 "lr_g", "lr_d", "r1_gamma", "r1_every", "augment", "sync_batchnorm", "channels", "conditional",
-                "real_label", "hist_avg_weight", "d_minibatch", "g_norm")
+                "real_label", "hist_avg_weight", "d_minibatch", "g_norm",
+                "style_mode", "mapping_layers", "w_dim", "style_mixing")
 
 
 #: options of a translator run (gan_utils.config.TranslationConfig) that the train command takes
@@ -297,7 +309,11 @@ def _sample(args) -> int:
         bad = [c for c in args.classes if not 0 <= c < k]
         if bad:
             raise UserError(f"--class {bad[0]} is out of range: this generator has {k} classes, 0..{k - 1}")
-    if args.truncation is not None and not args.truncation >= MIN_TRUNCATION:
+    in_w = getattr(G, "truncation_space", "z") == "w"      # the style generator (notebook 12): psi in W
+    if args.truncation is not None and in_w and not math.isfinite(args.truncation):
+        raise UserError(f"--truncation {args.truncation}: for this style generator it is psi in W, a number such as "
+                        "0.7 (1 = no truncation, 0 = the average image)")
+    if args.truncation is not None and not in_w and not args.truncation >= MIN_TRUNCATION:
         raise UserError(f"--truncation {args.truncation} must be at least {MIN_TRUNCATION} (leave it out for no "
                         "truncation): below that, redrawing the codes outside [-T, T] almost never ends")
     with torch.no_grad():
@@ -347,7 +363,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--raw", action="store_true", help="use the raw generator instead of the EMA one")
     s.add_argument("--class", dest="classes", type=int, nargs="+", metavar="K",
                    help="class-conditional checkpoints: the class(es) to make, taken in turn (default: every class in turn)")
-    s.add_argument("--truncation", type=float, help="the truncation trick: z coordinates beyond +-T are drawn again")
+    s.add_argument("--truncation", type=float,
+                   help="the truncation trick: z coordinates beyond +-T are drawn again; for a style generator "
+                        "(--model style) psi in W instead, w = w_avg + psi (w - w_avg) (1 = none, 0 = the average image)")
     s.add_argument("--device", help="cpu (default), cuda or mps")
     s.set_defaults(func=_sample)
     tr = sub.add_parser("translate", help="translate a folder of images with a pix2pix or CycleGAN checkpoint "

@@ -35,6 +35,11 @@ SMOKE_OVERRIDES = {"steps": 8, "width": 8, "batch_size": 32, "eval_every": 4, "n
                    "ckpt_every": 0, "sample_every": 4, "log_every": 4}
 
 
+#: the models a run can train (gan_utils.models): DCGAN (notebook 04), the MLPs (notebook 03), the style generator
+#: with its discriminator (notebook 12)
+MODELS = ("dcgan", "mlp", "style")
+#: RunConfig fields that configure the style model only
+STYLE_FIELDS = ("w_dim", "mapping_layers", "style_mode", "style_mixing")
 #: the channels of the named datasets (folder:PATH and synthetic data take ``channels``)
 NATIVE_CHANNELS = {"fashion-mnist": 1, "mnist": 1, "cifar10": 3}
 
@@ -45,7 +50,7 @@ class RunConfig:
 
     name: str = "run"                    # label in logs and tables (a config file's name by default)
     notes: str = ""                      # free text: what the run is for, where its settings come from
-    model: str = "dcgan"                 # dcgan | mlp (gan_utils.models)
+    model: str = "dcgan"                 # dcgan | mlp | style (gan_utils.models; style: notebook 12's StyleGenerator)
     dataset: str = "fashion-mnist"       # fashion-mnist works offline; mnist, cifar10 download; synthetic: tests;
                                          # folder:PATH: your own PNG/JPEG images (class sub-folders optional)
     image_size: int = 32                 # 32 pads Fashion-MNIST's 28 by 2 px (a power of two for DCGAN); 28, 64
@@ -65,11 +70,17 @@ class RunConfig:
     n_ref: Optional[int] = None          # reference images; None = the whole training set
     features: Optional[str] = None       # inception | classifier | pixels; None = the dataset's default
     eval_seed: int = 12345               # the evaluation's noise: the same samples at every evaluation
+    # model "style" only (notebook 12; each is refused with another model, where it would do nothing):
+    w_dim: Optional[int] = None          # dimension of W; None = latent_dim (StyleGAN: 512 and 512)
+    mapping_layers: int = 4              # layers of the mapping network z -> w (StyleGAN: 8; 4 for the CPU models)
+    style_mode: str = "demod"            # demod: StyleGAN2's weight demodulation | adain: StyleGAN's AdaIN
+    style_mixing: float = 0.9            # share of training batches generated from two codes (StyleGAN: 90 %)
     train: TrainConfig = field(default_factory=TrainConfig)  # the loop's settings (loss preset + overrides)
 
     def __post_init__(self):
-        if self.model not in ("dcgan", "mlp"):
-            raise ConfigError(f"model={self.model!r}: use 'dcgan' or 'mlp'")
+        if self.model not in MODELS:
+            raise ConfigError(f"model={self.model!r}: use one of {', '.join(MODELS)}")
+        self._check_style_options()
         if self.critic_norm not in (None, "batch", "layer", "none", "spectral"):
             raise ConfigError(f"critic_norm={self.critic_norm!r}: use batch, layer, none or spectral")
         if self.features not in (None, "inception", "classifier", "pixels", "auto"):
@@ -111,16 +122,49 @@ class RunConfig:
             raise ConfigError("d_minibatch and g_norm='virtual' are for unconditional models; drop them or conditional")
         if self.g_norm != "batch" and self.model != "dcgan":
             raise ConfigError("g_norm='virtual' replaces the BatchNorm of the DCGAN generator: use model 'dcgan'")
+        if self.d_minibatch is not None and self.model not in ("dcgan", "mlp"):
+            raise ConfigError(f"d_minibatch={self.d_minibatch!r} adds a layer to the DCGAN or MLP discriminator; model "
+                              f"{self.model!r} has its own (the style D already ends with a minibatch stddev): drop it")
         if (self.conditional == "acgan") != (self.train.loss == "acgan"):
             raise ConfigError(f"loss 'acgan' goes with conditional 'acgan' and only with it (here loss "
                               f"{self.train.loss!r}, conditional {self.conditional!r})")
 
+    def _check_style_options(self) -> None:
+        """The style model's options: valid values, and given only with model "style"."""
+        from .models import STYLE_MODES
+
+        style_fields = {f.name: f.default for f in fields(RunConfig) if f.name in STYLE_FIELDS}
+        if self.model != "style":
+            changed = [k for k, default in style_fields.items() if getattr(self, k) != default]
+            if changed:
+                raise ConfigError(f"{', '.join(changed)} configure the style generator (model 'style', notebook 12); "
+                                  f"with model {self.model!r} they would do nothing: remove them or use model 'style'")
+            return
+        if self.style_mode not in STYLE_MODES:
+            raise ConfigError(f"style_mode={self.style_mode!r}: use {' or '.join(STYLE_MODES)}")
+        if not 0.0 <= self.style_mixing <= 1.0:
+            raise ConfigError(f"style_mixing={self.style_mixing!r} is a probability: a number in [0, 1] (0 = off)")
+        if self.mapping_layers < 1 or (self.w_dim is not None and self.w_dim < 1):
+            raise ConfigError(f"mapping_layers={self.mapping_layers} and w_dim={self.w_dim} must be at least 1")
+        if self.image_size not in (32, 64):
+            raise ConfigError(f"image_size={self.image_size}: the style generator grows from 4x4 by doubling, so it "
+                              "makes 32 or 64 (Fashion-MNIST is padded to 32)")
+        if self.critic_norm not in (None, "none"):
+            raise ConfigError(f"critic_norm={self.critic_norm!r}: the style discriminator has no normalisation layers "
+                              "(equalised learning rate and the minibatch standard deviation instead); leave it out")
+        if self.train.loss == "wgan-sn":
+            raise ConfigError("loss 'wgan-sn' needs a spectrally normalised critic and the style discriminator has "
+                              "none: use bce-ns (StyleGAN's loss), hinge, lsgan or wgan-gp")
+
     @property
     def norm(self) -> str:
         """The critic's normalisation: ``critic_norm``, else the one its loss needs (and none instead of
-        BatchNorm with the R1 penalty, which is per sample like the gradient penalty)."""
+        BatchNorm with the R1 penalty, which is per sample like the gradient penalty). The style
+        discriminator has none."""
         from .models import default_critic_norm
 
+        if self.model == "style":
+            return "none"
         if self.critic_norm:
             return self.critic_norm
         norm = default_critic_norm(self.train.loss)
@@ -313,6 +357,10 @@ def effective_options(opts: dict) -> dict:
         out["gp_weight"] = None
     if loss != "wgan-clip":
         out["clip_value"] = None
+    if out["model"] != "style":
+        out.update({k: None for k in STYLE_FIELDS})
+    elif out["w_dim"] is None:
+        out["w_dim"] = out["latent_dim"]
     return out
 
 
@@ -321,7 +369,8 @@ def build_run(opts):
     """``(G, D, loader, TrainConfig)`` for a run described by ``opts`` (a dict of options or a
     :class:`RunConfig`): the dataset loaded, the models built for its shape, all on the device."""
     from .data import InMemoryLoader, load_dataset, synthetic_images
-    from .models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+    from .models import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, StyleDiscriminator,
+                         StyleGenerator)
     from .distributed import rank_device
     from .runtime import get_device
 
@@ -342,6 +391,10 @@ def build_run(opts):
                                    norm=rc.g_norm),
                     DCGANDiscriminator(channels, rc.image_size, rc.width, norm=rc.norm, num_classes=num_classes,
                                        conditioning=rc.conditional or "projection", minibatch=rc.d_minibatch))
+        if rc.model == "style":
+            return (StyleGenerator(tcfg.latent_dim, rc.w_dim or tcfg.latent_dim, channels, rc.image_size, rc.width,
+                                   mapping_layers=rc.mapping_layers, mode=rc.style_mode, style_mixing=rc.style_mixing),
+                    StyleDiscriminator(channels, rc.image_size, rc.width))
         shape = tuple(ds.images.shape[1:])
         return (MLPGenerator(tcfg.latent_dim, shape, hidden=rc.width * 8, depth=3, tanh_output=True),
                 MLPDiscriminator(shape, hidden=rc.width * 8, depth=3, spectral=rc.norm == "spectral",

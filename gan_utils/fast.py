@@ -154,7 +154,8 @@ def resolve_plan(cfg, device: torch.device, G: nn.Module, D: nn.Module,
     conv = _is_conv_net(G) and _is_conv_net(D)
     channels_last = conv
     if not conv:
-        notes.append("channels_last, autocast: not a convolutional G and D (MLPs and toys stay float32)")
+        notes.append("channels_last, autocast: not a G and D of nn.Conv2d layers (MLPs, toys and the style models of "
+                     "notebook 12 stay float32)")
     elif not cuda and min(_narrowest_hidden_conv(G), _narrowest_hidden_conv(D)) < CPU_CHANNELS_LAST_MIN_WIDTH:
         channels_last = False
         notes.append(f"channels_last: off on the CPU below {CPU_CHANNELS_LAST_MIN_WIDTH} channels per layer (slower there)")
@@ -188,6 +189,9 @@ def resolve_plan(cfg, device: torch.device, G: nn.Module, D: nn.Module,
             notes.append("compile: never for wgan-gp (the penalty's double backward stays eager)")
         elif _has_parametrizations(G) or _has_parametrizations(D):
             notes.append("compile: not with spectral norm / parametrizations")
+        elif getattr(G, "has_noise_inputs", False):
+            notes.append("compile: not for a generator with noise inputs (its compiled and eager outputs, drawn with "
+                         "different noise, cannot be compared)")
         elif getattr(G, "num_classes", None) is not None:
             notes.append("compile: not for class-conditional models (the warm-up step does not pass labels)")
         elif cuda and not bf16:

@@ -15,6 +15,10 @@
   parameter-free successor :class:`MinibatchStdDev` (ProGAN; ``minibatch="stddev"``) and
   :class:`VirtualBatchNorm` (``norm="virtual"`` in both generators: every sample normalised with the
   statistics of a fixed reference batch, stored in the generator, and of itself).
+- :func:`lerp`, :func:`slerp`: paths between latent codes (notebook 04; path length in notebook 12).
+- ``StyleGenerator`` / ``StyleDiscriminator`` and their pieces (:class:`EqualisedLinear`, :func:`modulated_conv2d`,
+  :class:`StyleLayer`, :class:`MappingNetwork`, :class:`SynthesisNetwork`, :func:`truncate`): StyleGAN and StyleGAN2
+  built small, notebooks/12_stylegan.ipynb; :class:`MinibatchStdDev` (ProGAN) in their discriminator.
 - ``UNetGenerator`` / ``PatchDiscriminator`` and :func:`receptive_field`: the translators of
   notebooks/11_image_to_image.ipynb (pix2pix, Isola et al. 2017; CycleGAN, Zhu et al. 2017): an
   encoder-decoder with skip connections that maps an image to an image, and a discriminator that
@@ -677,6 +681,363 @@ def has_spectral_norm(model: nn.Module) -> bool:
     return False
 
 
+# ----------------------------------------------------------------------------- StyleGAN, built small
+# Notebook 12 (notebooks/12_stylegan.ipynb) teaches every piece: equalised learning rate (ProGAN, Karras et al.
+# 2018, Sec. 4.1), the mapping network, AdaIN (StyleGAN, Karras, Laine, Aila 2019, Sec. 2), modulation and
+# demodulation (StyleGAN2, Karras et al. 2020, Sec. 2.2, eqs. 1-3), noise inputs, style mixing, truncation in W.
+LRELU_GAIN = math.sqrt(2.0)       # lrelu(x) * sqrt(2): keeps unit-variance inputs near unit variance (He et al. 2015)
+STYLE_MODES = ("demod", "adain")  # StyleGenerator(mode=...): StyleGAN2's weight demodulation | StyleGAN's AdaIN
+NOISE_MODES = ("random", "const", "none")
+
+
+def _lrelu(x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(x, 0.2) * LRELU_GAIN
+
+
+class EqualisedLinear(nn.Module):
+    """A linear layer with ProGAN's equalised learning rate (Karras et al. 2018, Sec. 4.1): the weight is
+    stored as ``v ~ N(0, 1 / lr_mul^2)`` and used as ``w = v * lr_mul / sqrt(in_features)`` at every call,
+    the bias as ``b * lr_mul``. Adam's step is about ``lr`` per stored number whatever the gradient's scale,
+    so every layer's *effective* weights move by ``lr * lr_mul / sqrt(fan_in)`` per step, in proportion to
+    their own size ``lr_mul / sqrt(fan_in)``: the same relative speed for every fan-in (with He's
+    initialisation done once, instead, a layer with a larger fan-in has smaller weights and moves faster
+    relative to them). ``lr_mul = 0.01`` slows a layer down 100 times: StyleGAN's mapping network
+    ("we thus reduce the learning rate by two orders of magnitude", Karras et al. 2019, App. C)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, lr_mul: float = 1.0,
+                 bias_init: float = 0.0):
+        super().__init__()
+        self.in_features, self.out_features, self.lr_mul = in_features, out_features, lr_mul
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mul)        # v ~ N(0, 1/lr_mul^2)
+        self.bias = nn.Parameter(torch.full((out_features,), float(bias_init) / lr_mul)) if bias else None
+        self.weight_gain = lr_mul / math.sqrt(in_features)                                 # runtime scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.bias * self.lr_mul if self.bias is not None else None
+        return F.linear(x, self.weight * self.weight_gain, b)                              # (B, in) -> (B, out)
+
+
+class EqualisedConv2d(nn.Module):
+    """A convolution with equalised learning rate: weight ``v ~ N(0, 1)``, used as ``v / sqrt(C_in k k)``;
+    same padding. The style discriminator's layers and the AdaIN generator's convolutions."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = self.weight.shape[-1]
+        return F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=k // 2)
+
+
+def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
+                     padding: Optional[int] = None, fused: bool = True, eps: float = 1e-8) -> torch.Tensor:
+    """StyleGAN2's modulated convolution (Karras et al. 2020, Sec. 2.2): each sample ``b`` gets its own
+    weights, the input channels scaled by its style and, with ``demodulate``, every output channel
+    rescaled to unit norm:
+
+        w'_bjik  = s_bi * w_jik                                  (modulation, eq. 1)
+        w''_bjik = w'_bjik / sqrt(sum_{i,k} w'_bjik^2 + eps)     (demodulation, eq. 3)
+
+    (j: output channel, i: input channel, k: kernel position.) For inputs of unit variance, independent
+    across channels and pixels, output channel j has variance sum_{i,k} w'^2 (eq. 2); demodulation sets it to
+    1 whatever the style (at the border, where zero padding removes terms, it is less).
+
+    ``fused=True``: one grouped convolution with the per-sample weights (the batch becomes ``B`` groups of
+    ``C_in`` channels). ``fused=False``: the same numbers without building them: scale the input channels by
+    ``s``, convolve with the shared weight, scale the output channels by the demodulation factor
+    ``1 / sqrt(sum_i s_bi^2 sum_k w_jik^2 + eps)``; cheaper when the per-sample weights outnumber the
+    activations (small images, many channels: the CPU models of notebook 12), and what StyleGAN2's
+    reference code does in training.
+
+    ``x``: (B, C_in, H, W); ``weight``: (C_out, C_in, k, k); ``styles``: (B, C_in). ``padding`` defaults to
+    ``k // 2`` (same size). Returns (B, C_out, H', W')."""
+    if x.dim() != 4 or weight.dim() != 4 or styles.dim() != 2:
+        raise ValueError(f"modulated_conv2d: x (B, C_in, H, W), weight (C_out, C_in, k, k), styles (B, C_in); got "
+                         f"{tuple(x.shape)}, {tuple(weight.shape)}, {tuple(styles.shape)}")
+    B, c_in, H, W = x.shape
+    c_out, c_in_w, kh, kw = weight.shape
+    if c_in_w != c_in or tuple(styles.shape) != (B, c_in):
+        raise ValueError(f"modulated_conv2d: x has {c_in} channels and batch {B}, weight expects {c_in_w} input "
+                         f"channels, styles are {tuple(styles.shape)} (need ({B}, {c_in}))")
+    padding = kh // 2 if padding is None else padding
+    if not fused:
+        out = F.conv2d(x * styles[:, :, None, None], weight, padding=padding)      # conv(s * x) = conv with w'
+        if demodulate:                                                             # sum_{i,k} w'^2 = s^2 . sum_k w^2
+            d = torch.rsqrt(styles.square() @ weight.square().sum(dim=(2, 3)).t() + eps)   # (B, C_out)
+            out = out * d[:, :, None, None]
+        return out
+    w = weight.unsqueeze(0) * styles[:, None, :, None, None]                   # (B, C_out, C_in, k, k): eq. 1
+    if demodulate:
+        w = w * torch.rsqrt(w.square().sum(dim=(2, 3, 4), keepdim=True) + eps)  # eq. 3: unit norm per (b, j)
+    x = x.reshape(1, B * c_in, H, W)                                           # the batch as B groups
+    out = F.conv2d(x, w.reshape(B * c_out, c_in, kh, kw), padding=padding, groups=B)
+    return out.reshape(B, c_out, *out.shape[2:])                               # (B, C_out, H', W')
+
+
+def truncate(w: torch.Tensor, psi, w_avg: torch.Tensor) -> torch.Tensor:
+    """The truncation trick in W (Karras et al. 2019, App. B): ``w' = w_avg + psi (w - w_avg)``. ``psi = 1``
+    leaves ``w`` as it is, ``psi = 0`` gives ``w_avg`` (the "average" image), ``0 < psi < 1`` pulls every
+    code towards the centre of W, trading variety for typicality (negative psi: the "anti" image). ``w``:
+    (B, w_dim) or (B, num_ws, w_dim); ``psi`` a number or a tensor broadcastable against ``w`` (one per layer:
+    shape (num_ws, 1)); ``w_avg``: (w_dim,). Computed with ``torch.lerp``, exact at both ends."""
+    psi = torch.as_tensor(psi, dtype=w.dtype, device=w.device)
+    return torch.lerp(w_avg.to(w.dtype).expand_as(w), w, psi.expand_as(w))    # w_avg + psi (w - w_avg)
+
+
+class _NoiseInput(nn.Module):
+    """Adds per-pixel Gaussian noise, one single-channel image per sample, scaled per feature map by
+    learned factors that start at 0 (StyleGAN: "learned per-feature scaling factors"). ``noise_mode``:
+    "random" (new noise each call), "const" (this layer's fixed noise image, a buffer), "none" (off)."""
+
+    def __init__(self, channels: int, resolution: int):
+        super().__init__()
+        self.strength = nn.Parameter(torch.zeros(channels))                       # (C,), starts switched off
+        self.register_buffer("const", torch.randn(1, 1, resolution, resolution))  # noise_mode="const"
+
+    def forward(self, x: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+        if noise_mode == "none":
+            return x
+        if noise_mode == "const":
+            noise = self.const
+        else:
+            noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)  # (B, 1, H, W)
+        return x + noise * self.strength[None, :, None, None]
+
+
+class StyleLayer(nn.Module):
+    """One synthesis layer, steered by one w (``mode``):
+
+    - "demod" (StyleGAN2, Karras et al. 2020, Fig. 2d): ``s = A(w)`` (bias init 1), modulated and demodulated
+      3x3 convolution, then noise, bias, leaky ReLU;
+    - "adain" (StyleGAN, Karras et al. 2019, Fig. 1b): 3x3 convolution, noise, bias, leaky ReLU, then
+      AdaIN: instance normalisation of every feature map and the style's scale and bias,
+      ``y_s * (x - mu(x)) / sigma(x) + y_b`` with ``(y_s, y_b) = A(w)`` (y_s init 1).
+
+    ``up=True`` doubles the resolution first (bilinear). ``self.tap`` (an identity) sees the activations
+    after the nonlinearity, before any normalisation: forward hooks there read the feature maps (notebook
+    12 measures their peak-to-mean ratio, the droplet statistic)."""
+
+    def __init__(self, w_dim: int, in_channels: int, out_channels: int, resolution: int, mode: str = "demod",
+                 up: bool = False):
+        super().__init__()
+        if mode not in STYLE_MODES:
+            raise ValueError(f"mode={mode!r}; use one of {STYLE_MODES}")
+        self.mode, self.up = mode, up
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))      # equalised: v ~ N(0, 1)
+        self.weight_gain = 1.0 / math.sqrt(in_channels * 9)
+        if mode == "demod":
+            self.affine = EqualisedLinear(w_dim, in_channels, bias_init=1.0)        # s: one scale per input channel
+        else:
+            self.affine = EqualisedLinear(w_dim, 2 * out_channels)                  # (y_s - 1, y_b) per output map
+        self.noise = _NoiseInput(out_channels, resolution)
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.tap = nn.Identity()
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+        if self.up:
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)  # (B, C, 2H, 2W)
+        weight = self.weight * self.weight_gain
+        if self.mode == "demod":
+            x = modulated_conv2d(x, weight, self.affine(w), demodulate=True, fused=False)  # (B, C_out, H, W)
+        else:
+            x = F.conv2d(x, weight, padding=1)
+        x = self.noise(x, noise_mode)
+        x = self.tap(_lrelu(x + self.bias[None, :, None, None]))
+        if self.mode == "adain":
+            y = self.affine(w)                                                         # (B, 2 C_out)
+            ys, yb = y[:, :x.shape[1], None, None] + 1, y[:, x.shape[1]:, None, None]
+            x = F.instance_norm(x.float(), eps=1e-8).to(x.dtype)                       # (x - mu) / sigma per map
+            x = ys * x + yb                                                            # AdaIN
+        return x
+
+
+class ToImage(nn.Module):
+    """The last layer: a modulated 1x1 convolution without demodulation (StyleGAN2's tRGB) and a bias; the
+    output is linear, no tanh (as in StyleGAN)."""
+
+    def __init__(self, w_dim: int, in_channels: int, channels: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(channels, in_channels, 1, 1))
+        self.weight_gain = 1.0 / math.sqrt(in_channels)
+        self.affine = EqualisedLinear(w_dim, in_channels, bias_init=1.0)
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        x = modulated_conv2d(x, self.weight * self.weight_gain, self.affine(w), demodulate=False, fused=False)
+        return x + self.bias[None, :, None, None]
+
+
+class MappingNetwork(nn.Module):
+    """f: Z -> W (Karras et al. 2019, Sec. 2): z normalised to unit second moment ("pixel norm" of
+    ProGAN, so only its direction matters), then ``layers`` fully connected layers with leaky ReLU, each
+    learning ``lr_mul`` times slower than the rest of G. ``(B, latent_dim) -> (B, w_dim)``."""
+
+    def __init__(self, latent_dim: int, w_dim: int, layers: int = 4, lr_mul: float = 0.01):
+        super().__init__()
+        dims = [latent_dim] + [w_dim] * layers
+        self.layers = nn.ModuleList(EqualisedLinear(a, b, lr_mul=lr_mul) for a, b in zip(dims[:-1], dims[1:]))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)   # normalise z: |z| = sqrt(latent_dim)
+        for layer in self.layers:
+            x = _lrelu(layer(x))
+        return x
+
+
+class SynthesisNetwork(nn.Module):
+    """g: W^L -> images. A learned constant 4x4 input, one :class:`StyleLayer` at 4x4, two per doubled
+    resolution (the first upsamples), a :class:`ToImage`; layer ``i`` reads ``ws[:, i]``. Channels halve as
+    the resolution doubles: ``width * 4`` at 4x4 ... ``width / 2`` at 32x32."""
+
+    def __init__(self, w_dim: int, channels: int, image_size: int, width: int, mode: str = "demod"):
+        super().__init__()
+        n_up = int(round(math.log2(image_size))) - 2
+        ch = [max(1, width * 4 // 2 ** i) for i in range(n_up + 1)]               # channels at 4, 8, ..., image_size
+        self.const = nn.Parameter(torch.randn(1, ch[0], 4, 4))                     # learned constant input
+        layers = [StyleLayer(w_dim, ch[0], ch[0], 4, mode)]
+        for i in range(1, n_up + 1):
+            res = 4 * 2 ** i
+            layers += [StyleLayer(w_dim, ch[i - 1], ch[i], res, mode, up=True), StyleLayer(w_dim, ch[i], ch[i], res, mode)]
+        self.layers = nn.ModuleList(layers)
+        self.to_image = ToImage(w_dim, ch[-1], channels)
+        self.num_ws = len(layers) + 1                                              # one w per layer, tRGB included
+        self.resolutions = [4] + [4 * 2 ** (i // 2 + 1) for i in range(len(layers) - 1)] + [image_size]
+
+    def forward(self, ws: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise_mode={noise_mode!r}; use one of {NOISE_MODES}")
+        if ws.dim() != 3 or ws.shape[1] != self.num_ws:
+            raise ValueError(f"synthesis takes one w per layer, ws shaped (B, {self.num_ws}, w_dim); got "
+                             f"{tuple(ws.shape)} (G.broadcast(w) repeats one w for every layer)")
+        x = self.const.expand(ws.shape[0], -1, -1, -1)                             # (B, C0, 4, 4)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, ws[:, i], noise_mode)
+        return self.to_image(x, ws[:, -1])                                         # (B, channels, S, S)
+
+
+class StyleGenerator(nn.Module):
+    """A small style-based generator (notebooks/12_stylegan.ipynb): ``G(z) = g(f(z))``.
+
+    - ``G.mapping(z) -> w``: :class:`MappingNetwork`, ``mapping_layers`` layers with learning-rate
+      multiplier ``mapping_lr_mul`` (StyleGAN: 8 layers, 0.01);
+    - ``G.synthesis(ws, noise_mode)``: :class:`SynthesisNetwork`, one w per layer, ``ws`` shaped
+      ``(B, G.num_ws, w_dim)``; ``mode="demod"`` (StyleGAN2) or ``"adain"`` (StyleGAN);
+    - ``G.w_avg``: the running mean of w over training (a buffer; ``w_avg_beta`` per training call, as
+      StyleGAN's 0.995), the centre that :func:`truncate` pulls towards;
+    - style mixing regularisation (Karras et al. 2019, Sec. 3.1): in training mode, with probability
+      ``style_mixing``, a batch's codes switch from the w of its z to the w of a second random z at a
+      random crossover layer (one per batch, as the reference code); off in eval mode.
+
+    ``G(z, truncation_psi=1, noise_mode="random")``: truncation in W with ``psi`` (1 = none). ``image_size``
+    is a power of two >= 8; the output is linear (no tanh). Everything random (noise, mixing) uses torch's
+    global generator, so a training run resumes bit-exactly and ``models.sample`` seeds it.
+    """
+
+    truncation_space = "w"          # models.sample(..., truncation=psi) truncates in W for this generator
+    has_noise_inputs = True         # models.sample seeds its noise
+
+    def __init__(self, latent_dim: int = 100, w_dim: int = 128, channels: int = 1, image_size: int = 32,
+                 width: int = 16, mapping_layers: int = 4, mapping_lr_mul: float = 0.01, mode: str = "demod",
+                 style_mixing: float = 0.9, w_avg_beta: float = 0.995):
+        super().__init__()
+        if not isinstance(image_size, int) or image_size < 8 or image_size & (image_size - 1):
+            raise ValueError(f"image_size={image_size!r}: the style generator grows from 4x4 by doubling, so it "
+                             "makes 8, 16, 32, 64, ...; for Fashion-MNIST use 32 (load_dataset pads 28 to 32)")
+        if mode not in STYLE_MODES:
+            raise ValueError(f"mode={mode!r}; use one of {STYLE_MODES}")
+        if not 0.0 <= style_mixing <= 1.0 or not 0.0 <= w_avg_beta < 1.0:
+            raise ValueError(f"style_mixing={style_mixing!r} must be in [0, 1], w_avg_beta={w_avg_beta!r} in [0, 1)")
+        self.config = {"kind": "StyleGenerator", "latent_dim": latent_dim, "w_dim": w_dim, "channels": channels,
+                       "image_size": image_size, "width": width, "mapping_layers": mapping_layers,
+                       "mapping_lr_mul": mapping_lr_mul, "mode": mode, "style_mixing": style_mixing,
+                       "w_avg_beta": w_avg_beta}
+        self.latent_dim, self.w_dim, self.channels, self.image_size = latent_dim, w_dim, channels, image_size
+        self.style_mixing, self.w_avg_beta = style_mixing, w_avg_beta
+        self.mapping = MappingNetwork(latent_dim, w_dim, mapping_layers, mapping_lr_mul)
+        self.synthesis = SynthesisNetwork(w_dim, channels, image_size, width, mode)
+        self.num_ws = self.synthesis.num_ws
+        self.register_buffer("w_avg", torch.zeros(w_dim))
+
+    def broadcast(self, w: torch.Tensor) -> torch.Tensor:
+        """``(B, w_dim) -> (B, num_ws, w_dim)``: the same w for every layer."""
+        return w.unsqueeze(1).expand(-1, self.num_ws, -1)
+
+    def mix(self, w1: torch.Tensor, w2: torch.Tensor, crossover: int) -> torch.Tensor:
+        """Style mixing: ``ws`` whose layers ``0 .. crossover - 1`` read ``w1`` and layers ``crossover ..
+        num_ws - 1`` read ``w2`` (coarse styles from w1, fine from w2). ``w1``, ``w2``: (B, w_dim)."""
+        if not 0 <= crossover <= self.num_ws:
+            raise ValueError(f"crossover={crossover}: a layer index in 0..{self.num_ws}")
+        first = torch.arange(self.num_ws, device=w1.device)[None, :, None] < crossover   # (1, L, 1)
+        return torch.where(first, self.broadcast(w1), self.broadcast(w2))
+
+    @torch.no_grad()
+    def estimate_w_avg(self, n: int = 10_000, seed: int = 0) -> torch.Tensor:
+        """E_z[f(z)] estimated from ``n`` codes (seeded): the paper's definition of the centre of W, to
+        compare with the running mean ``w_avg`` kept during training."""
+        z = torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(seed)).to(self.w_avg.device)
+        with eval_mode(self):
+            return self.mapping(z).mean(0)
+
+    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "random") -> torch.Tensor:
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"StyleGenerator expects z shaped (B, {self.latent_dim}), got {tuple(z.shape)}")
+        w = self.mapping(z)                                                         # (B, w_dim)
+        if self.training:
+            with torch.no_grad():                                                   # running mean of W
+                self.w_avg.copy_(torch.lerp(w.detach().mean(0).to(self.w_avg.dtype), self.w_avg, self.w_avg_beta))
+        ws = self.broadcast(w)                                                      # (B, num_ws, w_dim)
+        if self.training and self.style_mixing > 0:
+            # drawn at every step, mixing or not, so the random stream does not depend on the outcome
+            w2 = self.mapping(torch.randn_like(z))
+            mixes = torch.rand((), device=z.device) < self.style_mixing
+            cut = torch.randint(1, self.num_ws, (), device=z.device)
+            cut = torch.where(mixes, cut, torch.full_like(cut, self.num_ws))
+            first = torch.arange(self.num_ws, device=z.device)[None, :, None] < cut
+            ws = torch.where(first, ws, self.broadcast(w2))
+        if not (isinstance(truncation_psi, (int, float)) and truncation_psi == 1):   # a number, or one per layer
+            ws = truncate(ws, truncation_psi, self.w_avg)
+        return self.synthesis(ws, noise_mode=noise_mode)
+
+
+class StyleDiscriminator(nn.Module):
+    """The discriminator paired with :class:`StyleGenerator` (notebook 12), after StyleGAN's (ProGAN's):
+    equalised-learning-rate convolutions with leaky ReLU, no normalisation, two 3x3 convolutions and a
+    2x2 average pooling per resolution, then at 4x4 the minibatch standard deviation
+    (:class:`MinibatchStdDev`, group 4), a 3x3 convolution and two linear layers. Channels mirror the
+    generator's. ``(B, channels, S, S) -> (B,)`` logits."""
+
+    def __init__(self, channels: int = 1, image_size: int = 32, width: int = 16, mbstd_group: int = 4):
+        super().__init__()
+        if not isinstance(image_size, int) or image_size < 8 or image_size & (image_size - 1):
+            raise ValueError(f"image_size={image_size!r}: a power of two >= 8 (as the style generator's)")
+        self.config = {"kind": "StyleDiscriminator", "channels": channels, "image_size": image_size, "width": width,
+                       "mbstd_group": mbstd_group}
+        self.channels, self.image_size = channels, image_size
+        n_down = int(round(math.log2(image_size))) - 2
+        ch = [max(1, width * 4 // 2 ** i) for i in range(n_down + 1)][::-1]        # image_size ... 4x4
+        self.from_image = EqualisedConv2d(channels, ch[0], 1)
+        self.blocks = nn.ModuleList(nn.ModuleList([EqualisedConv2d(ch[i], ch[i], 3), EqualisedConv2d(ch[i], ch[i + 1], 3)])
+                                    for i in range(n_down))
+        self.mbstd = MinibatchStdDev(mbstd_group)
+        self.conv = EqualisedConv2d(ch[-1] + 1, ch[-1], 3)
+        self.fc = EqualisedLinear(ch[-1] * 16, ch[-1])
+        self.out = EqualisedLinear(ch[-1], 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or tuple(x.shape[1:]) != (self.channels, self.image_size, self.image_size):
+            raise ValueError(f"StyleDiscriminator expects images shaped (B, {self.channels}, {self.image_size}, "
+                             f"{self.image_size}), got {tuple(x.shape)}")
+        x = _lrelu(self.from_image(x))
+        for conv0, conv1 in self.blocks:
+            x = _lrelu(conv1(_lrelu(conv0(x))))
+            x = F.avg_pool2d(x, 2)                                                 # (B, C, S/2, S/2)
+        x = _lrelu(self.conv(self.mbstd(x)))                                       # (B, C, 4, 4)
+        return self.out(_lrelu(self.fc(x.flatten(1)))).view(-1)                   # (B,)
+
+
 # ----------------------------------------------------------------------------- image-to-image (notebook 11)
 TRANSLATOR_NORMS = ("batch", "instance", "none")
 
@@ -853,7 +1214,7 @@ def receptive_field(module: nn.Module) -> int:
 
 
 MODEL_CLASSES = {c.__name__: c for c in (MLPGenerator, MLPDiscriminator, DCGANGenerator, DCGANDiscriminator,
-                                         UNetGenerator, PatchDiscriminator)}
+                                         StyleGenerator, StyleDiscriminator, UNetGenerator, PatchDiscriminator)}
 
 
 def build_model(config: dict) -> nn.Module:
@@ -887,6 +1248,64 @@ class eval_mode:
 def _device_of(G) -> torch.device:
     p = next(iter(G.parameters()), None) if isinstance(G, nn.Module) else None
     return p.device if p is not None else torch.device("cpu")
+
+
+# ----------------------------------------------------------------------------- paths in latent space
+def _positions(t, like: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """``t`` as a tensor broadcastable against ``like``; and whether it was a scalar. A 1-D ``t`` holds
+    ``n`` positions (-> (n, 1, ..., 1)); a ``t`` with as many dimensions as ``like``, e.g. ``(B, 1)``
+    for codes ``(B, d)``, holds one position per code (perceptual path length draws one t per pair)."""
+    t = torch.as_tensor(t, dtype=like.dtype, device=like.device)
+    if t.dim() == 0:
+        return t, True
+    if t.dim() == like.dim() and like.dim() > 1:
+        return t, False                                          # (B, 1): one position per row
+    if t.dim() != 1:
+        raise ValueError(f"t must be a number, a 1-D tensor of positions or one position per code "
+                         f"(shape (B, 1)), got shape {tuple(t.shape)}")
+    return t.view(-1, *([1] * like.dim())), False  # (n,) -> (n, 1, ..., 1)
+
+
+def _check_pair(z0: torch.Tensor, z1: torch.Tensor) -> None:
+    if z0.shape != z1.shape:
+        raise ValueError(f"z0 {tuple(z0.shape)} and z1 {tuple(z1.shape)} must have the same shape")
+    if z0.dim() not in (1, 2):
+        raise ValueError(f"latent codes must be (d,) or (B, d), got {tuple(z0.shape)}")
+
+
+def lerp(z0: torch.Tensor, z1: torch.Tensor, t) -> torch.Tensor:
+    """Linear interpolation ``(1 - t) z0 + t z1``. Codes ``(d,)`` or ``(B, d)``; ``t`` a number (result
+    shaped like ``z0``), a 1-D tensor of ``n`` positions (``(n, d)`` or ``(n, B, d)``) or ``(B, 1)``, one
+    position per code. Taught in notebook 04 (walking the latent space); W-space path length (notebook 12)."""
+    _check_pair(z0, z1)
+    t, _ = _positions(t, z0)
+    return z0 + t * (z1 - z0)
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t, eps: float = 1e-6) -> torch.Tensor:
+    """Spherical linear interpolation along the great circle from ``z0`` to ``z1`` (shapes as
+    :func:`lerp`), taught in notebooks/04_dcgan.ipynb; Z-space path length in notebook 12:
+
+        slerp(z0, z1, t) = sin((1 - t) W) / sin(W) z0 + sin(t W) / sin(W) z1,   cos W = <z0, z1> / (|z0| |z1|)
+
+    The angle W between the codes is taken per pair (over the last dimension). Where the codes are
+    (nearly) parallel, sin(W) ~ 0 and the formula is 0/0; there the arc *is* the straight line and
+    :func:`lerp` is returned. Exactly opposite codes (W = pi) have no unique great circle; the
+    formula also hits 0/0 there and lerp (through the origin) is returned too.
+    """
+    _check_pair(z0, z1)
+    t, _ = _positions(t, z0)
+    n0 = z0.norm(dim=-1, keepdim=True)                      # (..., 1)
+    n1 = z1.norm(dim=-1, keepdim=True)
+    cos = ((z0 * z1).sum(-1, keepdim=True) / (n0 * n1).clamp_min(1e-30)).clamp(-1.0, 1.0)
+    omega = torch.arccos(cos)                               # angle between the codes, (..., 1)
+    sin = torch.sin(omega)
+    degenerate = sin.abs() < eps                            # parallel or opposite: no unique arc
+    safe_sin = torch.where(degenerate, torch.ones_like(sin), sin)
+    w0 = torch.sin((1 - t) * omega) / safe_sin              # broadcasts (n, 1, ..., 1) with (..., 1)
+    w1 = torch.sin(t * omega) / safe_sin
+    out = w0 * z0 + w1 * z1
+    return torch.where(degenerate, z0 + t * (z1 - z0), out)
 
 
 #: the smallest truncation threshold: the redraws per coordinate grow as 1 / (0.8 t) (1 250 at t = 0.001)
@@ -970,20 +1389,33 @@ def sample_batches(G, n: int, seed: Optional[int] = 0, batch_size: int = 500, z=
     A class-conditional ``G`` (``G.num_classes``, notebook 09) gets the labels ``y``: an int (every
     sample of that class), a list of classes (taken in turn), a tensor of one class per sample, or
     None: every class in turn (0, 1, ..., K-1, 0, ...), so the samples are balanced over classes.
+
+    A generator that truncates in W (``G.truncation_space == "w"``: :class:`StyleGenerator`, notebook 12)
+    gets ``truncation`` as its ``truncation_psi`` (1 = none) and plain N(0, I) codes. A generator with
+    noise inputs (``G.has_noise_inputs``) draws its noise from torch's generator seeded by ``seed`` and the
+    batch's position, restored afterwards: the same samples for the same ``seed`` and ``batch_size``, and
+    the caller's random stream untouched (a training run's grids do not change its course).
     """
     from tqdm.auto import tqdm
 
+    in_w = getattr(G, "truncation_space", "z") == "w"
     if z is None:
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n={n!r}: ask for at least one sample")
         dim = latent_dim if latent_dim is not None else G.latent_dim
-        z = truncated_normal(n, dim, truncation, seed)
+        z = truncated_normal(n, dim, None if in_w else truncation, seed)
     labels = sample_labels(G, y, len(z))
     device = _device_of(G)
+    kwargs = {"truncation_psi": float(truncation)} if in_w and truncation is not None else {}
+    seeded = seed is not None and getattr(G, "has_noise_inputs", False)
     with eval_mode(G):
         for i in tqdm(range(0, len(z), batch_size), desc="sampling", unit="batch", disable=not progress):
             zb = z[i:i + batch_size].to(device)
-            yield (G(zb) if labels is None else G(zb, labels[i:i + batch_size].to(device))).float()
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], enabled=seeded):
+                if seeded:
+                    torch.manual_seed(int(seed) * 1_000_003 + i)       # this batch's noise
+                x = G(zb, **kwargs) if labels is None else G(zb, labels[i:i + batch_size].to(device))
+            yield x.float()
 
 
 def sample(G, n: int = 64, seed: Optional[int] = 0, batch_size: int = 500, z=None, progress: bool = False,

@@ -176,7 +176,7 @@ class TrainConfig:
                 or not self.hist_avg_weight >= 0:
             raise ConfigError(f"hist_avg_weight={self.hist_avg_weight!r} must be a number >= 0 (0 = no historical "
                               "averaging)")
-        self.betas_g, self.betas_d = tuple(self.betas_g), tuple(self.betas_d)
+        self.betas_g, self.betas_d = (tuple(float(b) for b in self.betas_g), tuple(float(b) for b in self.betas_d))
 
 
 #: Two time-scale update rule learning rates of Heusel et al. 2017, by loss, and where each pair comes from.
@@ -553,7 +553,9 @@ def check_setup(G, D, real: torch.Tensor, cfg: TrainConfig, labels: Optional[tor
             raise ConfigError(f"Real images are in [{lo:.3g}, {hi:.3g}] but the generator's tanh outputs "
                               "[-1, 1]: D can easily tell real from fake by their range. Scale with x * 2 - 1 "
                               "(gan_utils.data.load_dataset already returns [-1, 1]).")
-    with torch.no_grad(), eval_mode(G):
+    # a probe forward pass; forked random state: a G with noise inputs (notebook 12) would otherwise draw from the
+    # stream the run continues with, and a resumed run (which checks again) would not continue bit-exactly
+    with torch.no_grad(), eval_mode(G), torch.random.fork_rng(devices=[real.device] if real.device.type == "cuda" else []):
         n = 2 if labels is None else min(2, len(labels))
         fake = generate(G, torch.zeros(n, cfg.latent_dim, device=real.device), None if labels is None else labels[:n])
     if tuple(fake.shape[1:]) != tuple(real.shape[1:]):

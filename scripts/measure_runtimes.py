@@ -40,6 +40,9 @@ CONCEPTS = {
     "11_image_to_image": "pix2pix (conditional GAN + L1, PatchGAN receptive field, U-Net skips) and CycleGAN (cycles, "
                          "identity, image pool), each loss ablated over 3 seeds on Fashion-MNIST edges -> garments; "
                          "information hidden in CycleGAN's cycle; sneakers <-> sandals; train and translate your own folders",
+    "12_stylegan": "StyleGAN built small: mapping network, equalised learning rate, AdaIN vs modulation/demodulation "
+                   "(the droplet mechanism), noise inputs, style mixing, truncation in W vs Z, PPL-classifier in Z "
+                   "and W; the style G vs DCGAN at equal training time over 3 seeds; ADA, StyleGAN3, GigaGAN",
     "13_sequence_gans": "GANs for tokens: no gradient through a sample; REINFORCE vs Gumbel-softmax measured; SeqGAN on its "
                         "synthetic oracle (rollouts, CNN D) vs MLE over 3 seeds; exposure bias measured; temperature "
                         "sweep vs the GANs (Caccia 2020); SeqGAN is not a video model",

@@ -1,4 +1,5 @@
-"""The CLI: train writes checkpoint/history/grids and resumes; sample writes (N, C, H, W) in [-1, 1]."""
+"""The CLI: train writes checkpoint/history/grids and resumes; sample writes (N, C, H, W) in [-1, 1]; the style
+generator of notebook 12 (train --model style, sample --truncation in W)."""
 import json
 import subprocess
 import sys
@@ -121,6 +122,74 @@ def test_salimans_flags_reach_the_models_and_the_loop_and_resume(tmp_path, capsy
     capsys.readouterr()
     assert main(["train", "--dataset", "synthetic", "--loss", "hinge", "--real-label", "0.9", "--out", str(tmp_path / "x")]) == 2
     assert "real_label" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the style generator of notebook 12
+STYLE_ARGS = ["--model", "style", "--dataset", "synthetic", "--channels", "1", "--image-size", "32", "--width", "4",
+              "--batch-size", "8", "--mapping-layers", "2", "--r1-gamma", "1", "--r1-every", "2", "--seed", "2"]
+
+
+def test_cli_trains_the_style_model_resumes_bit_exactly_and_samples_with_truncation_in_w(tmp_path):
+    # guards against: a style run that cannot resume exactly (noise, style mixing or the set-up check drawing from
+    # a random stream the checkpoint does not restore; w_avg not saved), and sample --truncation drawing truncated z
+    from gan_utils.checkpoint import load_generator
+
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert main(["train", *STYLE_ARGS, "--steps", "6", "--out", str(full)]) == 0
+    assert main(["train", *STYLE_ARGS, "--steps", "3", "--out", str(part)]) == 0
+    assert main(["train", *STYLE_ARGS, "--steps", "6", "--out", str(part), "--resume"]) == 0
+    a, b = load_checkpoint(full), load_checkpoint(part)
+    assert a["model_config"]["G"]["kind"] == "StyleGenerator" and a["model_config"]["D"]["kind"] == "StyleDiscriminator"
+    for key in ("G", "D", "G_ema", "opt_G", "opt_D"):
+        sa, sb = a[key], b[key]
+        if key.startswith("opt"):
+            sa, sb = {i: s for i, s in enumerate(sa["state"].values())}, {i: s for i, s in enumerate(sb["state"].values())}
+            assert all(torch.equal(sa[i]["exp_avg"], sb[i]["exp_avg"]) for i in sa)
+        else:
+            assert all(torch.equal(sa[k], sb[k]) for k in sa), key
+    assert float(a["G"]["w_avg"].abs().sum()) > 0                                 # tracked during training
+    assert a["history"]["loss_D"] == b["history"]["loss_D"]
+    out0, out1 = tmp_path / "s0.pt", tmp_path / "s1.pt"
+    assert main(["sample", "--checkpoint", str(full), "--n", "5", "--out", str(out0), "--truncation", "0"]) == 0
+    assert main(["sample", "--checkpoint", str(full), "--n", "5", "--out", str(out1)]) == 0
+    x0, x1 = torch.load(out0, weights_only=True), torch.load(out1, weights_only=True)
+    G = load_generator(full)
+    avg = G.synthesis(G.broadcast(G.w_avg[None]), noise_mode="none").clamp(-1, 1)   # the image of w_avg
+    assert x0.shape == (5, 1, 32, 32)
+    # psi = 0 in W: every sample is w_avg's image, up to the (trained, small) noise inputs
+    assert float((x0 - avg).abs().mean()) < 0.1 * float((x1 - avg).abs().mean())
+
+
+def test_style_options_are_checked_and_refused_with_other_models(capsys):
+    from gan_utils.config import ConfigError, RunConfig, effective_options
+
+    with pytest.raises(ConfigError, match="style_mixing.*model 'style'"):
+        RunConfig.from_options({"model": "dcgan", "style_mixing": 0.5})
+    with pytest.raises(ConfigError, match="32 or 64"):
+        RunConfig.from_options({"model": "style", "image_size": 28})
+    with pytest.raises(ConfigError, match="probability"):
+        RunConfig.from_options({"model": "style", "style_mixing": 1.5})
+    with pytest.raises(ConfigError, match="no normalisation"):
+        RunConfig.from_options({"model": "style", "critic_norm": "batch"})
+    with pytest.raises(ConfigError, match="spectrally"):
+        RunConfig.from_options({"model": "style", "loss": "wgan-sn"})
+    assert effective_options({"model": "dcgan"})["style_mode"] is None
+    eff = effective_options({"model": "style"})
+    assert eff["w_dim"] == eff["latent_dim"] and eff["critic_norm"] == "none"
+    assert main(["train", "--model", "dcgan", "--style-mode", "adain", "--steps", "1", "--out", "/tmp/never"]) == 2
+    assert "model 'style'" in capsys.readouterr().err
+
+
+def test_cli_run_driver_evaluates_a_style_generator_with_the_shipped_config(tmp_path):
+    # guards against: the evaluation driver (notebook 08's) assuming a DCGAN: EMA BatchNorm handling, best.pt, sampling
+    out = tmp_path / "style"
+    assert main(["run", "--config", "style_fmnist", "--dataset", "synthetic", "--channels", "1", "--smoke",
+                 "--out", str(out), "--steps", "4", "--eval-every", "2"]) == 0
+    best = load_checkpoint(out / "best.pt")
+    assert best["model_config"]["G"]["kind"] == "StyleGenerator" and best["G_ema"]["w_avg"].shape == (100,)
+    assert [e["step"] for e in _evals(out)] == [2, 4]
+
+
 # ---------------------------------------------------------------- translators (notebook 11)
 from test_translation import _pairs, _write  # noqa: E402  (the folder helpers of the translation tests)
 def test_cli_train_and_translate_end_to_end(tmp_path, capsys):

@@ -21,7 +21,7 @@ CONFIGS = sorted(config_dir().glob("*.json"))
 def test_the_run_configs_exist():
     names = {p.stem for p in CONFIGS}
     assert {"dcgan_cifar10", "wgan_gp_cifar10", "dcgan_fmnist", "wgan_gp_fmnist", "dcgan_cifar10_paper",
-            "wgan_gp_cifar10_paper"} <= names
+            "wgan_gp_cifar10_paper", "style_fmnist"} <= names
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
@@ -33,7 +33,11 @@ def test_config_parses_and_builds_the_right_models(path):
     x = G(torch.randn(2, cfg.latent_dim))
     assert x.shape == (2, channels, 32, 32) and D(x).shape == (2,)
     assert cfg.steps == opts["steps"] and cfg.loss == opts["loss"]
-    if opts["loss"] == "wgan-gp":
+    if opts["model"] == "style":
+        # notebook 12's style generator: StyleGAN2's Adam and lazy R1, no BatchNorm anywhere
+        assert not has_batchnorm(D) and not has_batchnorm(G) and type(G).__name__ == "StyleGenerator"
+        assert cfg.betas_g == cfg.betas_d == (0.0, 0.99) and cfg.r1_gamma > 0 and cfg.r1_every == 16
+    elif opts["loss"] == "wgan-gp":
         # guards against: a BatchNorm critic, which makes the per-sample gradient penalty wrong
         assert not has_batchnorm(D)
         assert cfg.n_critic == 5 and cfg.lr_g == cfg.lr_d == 1e-4 and cfg.betas_d == (0.0, 0.9)
@@ -117,3 +121,10 @@ def test_every_default_lives_once_in_RunConfig():
     assert effective_options({"loss": "bce-ns"})["gp_weight"] is None
     src = (Path(__file__).resolve().parents[1] / "gan_utils" / "cli.py").read_text()
     assert "opts.get(" not in src
+
+
+def test_a_minibatch_layer_is_refused_for_a_discriminator_that_would_ignore_it():
+    # guards against: model='style' with d_minibatch (notebook 14's option) training without the layer asked for
+    with pytest.raises(ConfigError, match="d_minibatch='discrimination'.*style"):
+        RunConfig(model="style", dataset="synthetic", d_minibatch="discrimination")
+    RunConfig(model="dcgan", dataset="synthetic", d_minibatch="discrimination")     # where it is built: accepted

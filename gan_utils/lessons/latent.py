@@ -36,59 +36,12 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..models import eval_mode, recompute_batchnorm_stats  # noqa: F401 (taught here, lives in the library)
+from ..models import eval_mode, lerp, recompute_batchnorm_stats, slerp  # noqa: F401 (taught here, live in the library)
 
 __all__ = ["lerp", "slerp", "interpolate", "interpolate_images", "generate", "latent_explorer", "METHODS",
            "ema_decays", "ema_weights", "ema_summary", "recompute_batchnorm_stats"]
 
 METHODS = ("slerp", "linear")
-
-
-def _positions(t, like: torch.Tensor) -> tuple[torch.Tensor, bool]:
-    """``t`` as a tensor broadcastable against ``like`` (n, 1, ..., 1); and whether it was a scalar."""
-    t = torch.as_tensor(t, dtype=like.dtype, device=like.device)
-    if t.dim() == 0:
-        return t, True
-    if t.dim() != 1:
-        raise ValueError(f"t must be a number or a 1-D tensor of positions, got shape {tuple(t.shape)}")
-    return t.view(-1, *([1] * like.dim())), False  # (n,) -> (n, 1, ..., 1)
-
-
-def _check_pair(z0: torch.Tensor, z1: torch.Tensor) -> None:
-    if z0.shape != z1.shape:
-        raise ValueError(f"z0 {tuple(z0.shape)} and z1 {tuple(z1.shape)} must have the same shape")
-    if z0.dim() not in (1, 2):
-        raise ValueError(f"latent codes must be (d,) or (B, d), got {tuple(z0.shape)}")
-
-
-def lerp(z0: torch.Tensor, z1: torch.Tensor, t) -> torch.Tensor:
-    """Linear interpolation ``(1 - t) z0 + t z1`` (see the module doc for shapes)."""
-    _check_pair(z0, z1)
-    t, _ = _positions(t, z0)
-    return z0 + t * (z1 - z0)
-
-
-def slerp(z0: torch.Tensor, z1: torch.Tensor, t, eps: float = 1e-6) -> torch.Tensor:
-    """Spherical linear interpolation along the great circle from ``z0`` to ``z1``.
-
-    The angle W between the codes is taken per pair (over the last dimension). Where the codes are
-    (nearly) parallel, sin(W) ~ 0 and the formula is 0/0; there the arc *is* the straight line and
-    :func:`lerp` is returned. Exactly opposite codes (W = pi) have no unique great circle; the
-    formula also hits 0/0 there and lerp (through the origin) is returned too.
-    """
-    _check_pair(z0, z1)
-    t, _ = _positions(t, z0)
-    n0 = z0.norm(dim=-1, keepdim=True)                      # (..., 1)
-    n1 = z1.norm(dim=-1, keepdim=True)
-    cos = ((z0 * z1).sum(-1, keepdim=True) / (n0 * n1).clamp_min(1e-30)).clamp(-1.0, 1.0)
-    omega = torch.arccos(cos)                               # angle between the codes, (..., 1)
-    sin = torch.sin(omega)
-    degenerate = sin.abs() < eps                            # parallel or opposite: no unique arc
-    safe_sin = torch.where(degenerate, torch.ones_like(sin), sin)
-    w0 = torch.sin((1 - t) * omega) / safe_sin              # broadcasts (n, 1, ..., 1) with (..., 1)
-    w1 = torch.sin(t * omega) / safe_sin
-    out = w0 * z0 + w1 * z1
-    return torch.where(degenerate, z0 + t * (z1 - z0), out)
 
 
 def interpolate(z0: torch.Tensor, z1: torch.Tensor, n: int = 10, method: str = "slerp") -> torch.Tensor:

@@ -9,6 +9,8 @@
 - :func:`kid`: the Kernel Inception Distance, unbiased at every n (``kid``, notebook 06; Bińkowski et al. 2018)
 - :func:`nearest_neighbours`, :func:`distance_ratio`: nearest training images of generated samples in
   feature space, the memorisation check (``memorisation``, notebook 06; reusable in 08)
+- :func:`perceptual_path_length`: how smoothly images change along paths in Z or W (Karras et al. 2019),
+  with the shipped classifier's features, "PPL-classifier" (``ppl``, notebook 12)
 """
 from .features import (ClassifierFeatures, FeatureExtractor, InceptionFeatures, InceptionUnavailableError,
                        get_extractor, inception_available)
@@ -16,6 +18,7 @@ from .fid import FIDResult, feature_statistics, fid, frechet_distance, inception
 from .kid import KIDResult, kid, mmd2_unbiased, polynomial_kernel
 from .memorisation import Neighbours, distance_ratio, nearest_neighbours
 from .modes import ModeCoverage, mode_coverage
+from .ppl import PPLResult, perceptual_path_length
 from .prdc import PrecisionRecall, precision_recall
 
 __all__ = ["ModeCoverage", "mode_coverage",
@@ -24,4 +27,5 @@ __all__ = ["ModeCoverage", "mode_coverage",
            "get_extractor", "inception_available",
            "PrecisionRecall", "precision_recall",
            "KIDResult", "kid", "mmd2_unbiased", "polynomial_kernel",
-           "Neighbours", "nearest_neighbours", "distance_ratio"]
+           "Neighbours", "nearest_neighbours", "distance_ratio",
+           "PPLResult", "perceptual_path_length"]
