@@ -152,7 +152,8 @@ def test_welch_t_test_equals_scipys_unequal_variance_t_test(seed):
     ours, ref = recipes.welch_t_test(a, b), stats.ttest_ind(a, b, equal_var=False)
     # float64 throughout: a few ulps of the closed forms, and of the incomplete beta function behind the p-value
     assert ours.t == pytest.approx(float(ref.statistic), rel=1e-12)
-    assert ours.df == pytest.approx(float(ref.df), rel=1e-12)
+    if hasattr(ref, "df"):       # scipy >= 1.11 reports the degrees of freedom; the p-value below depends on them anyway
+        assert ours.df == pytest.approx(float(ref.df), rel=1e-12)
     assert ours.p == pytest.approx(float(ref.pvalue), rel=1e-9)
 
 
