@@ -41,7 +41,7 @@ PARTS = ("pilot", "toys", "semisup", "images")
 
 
 def main(argv=None) -> int:
-    from record_recipes import LoadMonitor, git_commit, hardware
+    from record_recipes import LoadMonitor, git_commit, hardware, rewrite_notebook
 
     from gan_utils.lessons import improved
     from gan_utils.runtime import atomic_write
@@ -51,13 +51,12 @@ def main(argv=None) -> int:
     ap.add_argument("--only", choices=PARTS, help="run one part (keeps the others from --out)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes (improved.SMOKE_SIZES): checks the whole path")
     ap.add_argument("--write-notebook", action="store_true",
-                    help="only rewrite notebook 14's sentences quoting the record at --out (improved.write_sentences)")
+                    help="only rewrite notebook 14's sentences quoting the record at --out")
     args = ap.parse_args(argv)
     if args.write_notebook:
-        nb = ROOT / "notebooks" / "14_improved_techniques.ipynb"
-        changed = improved.write_sentences(nb, improved.load_record(args.out))
-        print(f"{nb}: {'rewritten' if changed else 'already equal to the record'}")
-        return 0
+        record = improved.load_record(args.out)
+        return rewrite_notebook("14_improved_techniques.ipynb", improved.finished_markers(record),
+                                lambda part: improved.record_sentences(record, part))
     sizes = dict(improved.SMOKE_SIZES if args.smoke else improved.FULL_SIZES)
     out = Path(args.out)
     record = json.loads(out.read_text()) if args.only and out.exists() else {}

@@ -41,6 +41,17 @@ if str(ROOT) not in sys.path:          # gan_utils from this checkout, installed
     sys.path.insert(0, str(ROOT))
 
 
+def rewrite_notebook(notebook: str, markers: dict, sentences) -> int:
+    """``--write-notebook`` of every record script: put ``sentences(part)`` between each pair of ``markers``
+    in notebooks/``notebook`` (gan_utils.lessons.records.write_marked_sentences) and say whether it changed."""
+    from gan_utils.lessons.records import write_marked_sentences
+
+    nb = ROOT / "notebooks" / notebook
+    changed = write_marked_sentences(nb, markers, sentences)
+    print(f"{nb}: {'rewritten' if changed else 'already equal to the record'}")
+    return 0
+
+
 def hardware() -> dict:
     import torch
 
@@ -123,13 +134,12 @@ def main(argv=None) -> int:
         else:
             ap.add_argument(f"--{key.replace('_', '-')}", dest=key, type=type(value), default=None)
     ap.add_argument("--write-notebook", action="store_true",
-                    help="only rewrite notebook 10's sentences quoting the record at --out (recipes.write_sentences)")
+                    help="only rewrite notebook 10's sentences quoting the record at --out ")
     args = ap.parse_args(argv)
     if args.write_notebook:
-        nb = ROOT / "notebooks" / "10_modern_recipes.ipynb"
-        changed = recipes.write_sentences(nb, recipes.load_record(args.out))
-        print(f"{nb}: {'rewritten' if changed else 'already equal to the record'}")
-        return 0
+        record = recipes.load_record(args.out)
+        return rewrite_notebook("10_modern_recipes.ipynb", recipes.SENTENCE_MARKERS,
+                                lambda part: recipes.record_sentences(record, part))
     sizes = dict(recipes.SMOKE_SIZES if args.smoke else recipes.FULL_SIZES)
     sizes.update({k: getattr(args, k) for k in recipes.FULL_SIZES if getattr(args, k) is not None})
 

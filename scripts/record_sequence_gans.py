@@ -30,7 +30,7 @@ for p in (str(ROOT), str(Path(__file__).resolve().parent)):
 
 
 def main(argv=None) -> int:
-    from record_recipes import LoadMonitor, git_commit, hardware
+    from record_recipes import LoadMonitor, git_commit, hardware, rewrite_notebook
 
     from gan_utils.lessons import sequence_gans as L
     from gan_utils.runtime import atomic_write
@@ -57,10 +57,8 @@ def main(argv=None) -> int:
         print(f"{args.out}: summary recomputed from the runs")
         return 0
     if args.write_notebook:
-        nb = ROOT / "notebooks" / "13_sequence_gans.ipynb"
-        changed = L.write_sentences(nb, L.load_record(args.out))
-        print(f"{nb}: {'rewritten' if changed else 'already equal to the record'}")
-        return 0
+        record = L.load_record(args.out)
+        return rewrite_notebook("13_sequence_gans.ipynb", L.SENTENCE_MARKERS, lambda part: L.record_sentences(record, part))
     cfg = L.SMOKE_CONFIG if args.smoke else L.CONFIG
     sizes = dict(L.SMOKE_SIZES if args.smoke else L.FULL_SIZES)
     if args.seeds:

@@ -32,7 +32,7 @@ for p in (str(ROOT), str(ROOT / "scripts")):        # gan_utils from this checko
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from record_recipes import LoadMonitor, git_commit, hardware  # noqa: E402  (one home for a record's provenance)
+from record_recipes import LoadMonitor, git_commit, hardware, rewrite_notebook  # noqa: E402  (one home for a record's provenance)
 
 
 def main(argv=None) -> int:
@@ -49,13 +49,12 @@ def main(argv=None) -> int:
     ap.add_argument("--merge", nargs="+", metavar="PART",
                     help="combine records of the same sizes run for different --seeds (in parallel) into --out")
     ap.add_argument("--write-notebook", action="store_true",
-                    help="only rewrite notebook 12's sentences quoting the record at --out (stylegan.write_sentences)")
+                    help="only rewrite notebook 12's sentences quoting the record at --out")
     args = ap.parse_args(argv)
     if args.write_notebook:
-        nb = ROOT / "notebooks" / "12_stylegan.ipynb"
-        changed = stylegan.write_sentences(nb, stylegan.load_record(args.out))
-        print(f"{nb}: {'rewritten' if changed else 'already equal to the record'}")
-        return 0
+        record = stylegan.load_record(args.out)
+        return rewrite_notebook("12_stylegan.ipynb", stylegan.SENTENCE_MARKERS,
+                                lambda part: stylegan.record_sentences(record, part))
     if args.merge:
         record = merge([stylegan.load_record(p) for p in args.merge], argv, stylegan)
         atomic_write(Path(args.out), json.dumps(record, separators=(",", ":")) + "\n")

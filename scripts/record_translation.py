@@ -32,14 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 if str(ROOT) not in sys.path:          # gan_utils from this checkout, installed or not
     sys.path.insert(0, str(ROOT))
 
-from record_recipes import Recording  # noqa: E402  (one home: the recipes record's bookkeeping)
+from record_recipes import Recording, rewrite_notebook  # noqa: E402  (one home: the recipes record's bookkeeping)
 
 PARTS = ("pix2pix", "cyclegan", "classes")
 
 
 def main(argv=None) -> int:
     from gan_utils.lessons import image_to_image as i2i
-    from gan_utils.lessons.records import fmt_stat, write_marked_sentences
+    from gan_utils.lessons.records import fmt_stat
     from gan_utils.runtime import atomic_write
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -53,11 +53,8 @@ def main(argv=None) -> int:
                     help="only rewrite notebook 11's sentences quoting the record at --out (records.write_marked_sentences)")
     args = ap.parse_args(argv)
     if args.write_notebook:
-        nb = ROOT / "notebooks" / "11_image_to_image.ipynb"
         record = i2i.load_record(args.out)
-        changed = write_marked_sentences(nb, i2i.SENTENCE_MARKERS, lambda part: i2i.record_sentences(record, part))
-        print(f"{nb}: {'rewritten' if changed else 'already equal to the record'}")
-        return 0
+        return rewrite_notebook("11_image_to_image.ipynb", i2i.SENTENCE_MARKERS, lambda part: i2i.record_sentences(record, part))
     sizes = dict(i2i.SMOKE_SIZES if args.smoke else i2i.FULL_SIZES)
     sizes.update({k: getattr(args, k) for k in ("seeds", "steps", "class_steps") if getattr(args, k) is not None})
 

@@ -5,8 +5,8 @@ import json
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
+from record_harness import markdown_prose
 
 from gan_utils.lessons import stylegan
 from gan_utils.lessons.records import fmt_stat
@@ -21,7 +21,7 @@ def record():
 
 
 def _prose() -> str:
-    return "\n".join(c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "markdown")
+    return markdown_prose(NOTEBOOK)
 
 
 def test_record_is_a_real_run_naming_its_hardware_date_load_and_seeds(record):

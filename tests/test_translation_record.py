@@ -4,8 +4,8 @@ pattern of tests/test_recipes_record.py: measured numbers are never typed by han
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
+from record_harness import markdown_prose
 
 from gan_utils.lessons import image_to_image as i2i
 from gan_utils.lessons.records import fmt_stat
@@ -20,7 +20,7 @@ def record():
 
 
 def _prose() -> str:
-    return "\n".join(c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "markdown")
+    return markdown_prose(NOTEBOOK)
 
 
 def test_record_is_a_real_complete_run_naming_its_hardware_date_load_and_seeds(record):

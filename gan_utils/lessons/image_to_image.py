@@ -32,7 +32,7 @@ from ..config import TranslationConfig
 from ..data import ImageDataset, TwoDomainData, load_dataset
 from ..translation import build_translation, translate_images
 from .recipes import encode_u8
-from .records import fmt_stat, load_json_record, stats, welch_verdict, write_marked_sentences
+from .records import fmt_stat, load_json_record, sentence_markers, stats, welch_verdict
 
 # ============================================================================ the data
 #: The edge detector's threshold on the normalised Sobel magnitude (see :func:`sobel_edges`): at 0.2 the
@@ -369,8 +369,7 @@ def run_experiments(sizes: Optional[dict] = None, only: Optional[str] = None, re
 
 # ============================================================================ the prose quoting the record
 RECORD_NAME = "translation_record.json"
-SENTENCE_MARKERS = {part: (f"<!-- record:{part} -->", f"<!-- /record:{part} -->")
-                    for part in ("pix2pix", "cyclegan", "hidden", "classes")}
+SENTENCE_MARKERS = sentence_markers("pix2pix", "cyclegan", "hidden", "classes")
 #: the metrics of the paired evaluation, how they read, and how many digits the prose gives them
 METRICS = {"l1": ("per-pixel L1 to the true garment", "lower", 3), "fd": ("FD-classifier", "lower", 1),
            "agreement": ("class agreement", "higher", 3)}

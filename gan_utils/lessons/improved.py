@@ -26,7 +26,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from .records import fmt_stat, load_json_record, stats, verdict_level, welch_verdict, write_marked_sentences
+from .records import fmt_stat, load_json_record, sentence_markers, stats, verdict_level, welch_verdict
 
 RECORD_NAME = "improved_record.json"
 SCRIPT = "scripts/record_improved.py"
@@ -393,7 +393,7 @@ def recording_runs(recorded: dict) -> list:
 # ============================================================================ the prose quoting the record
 #: pairs compared besides "each arm vs the baseline": virtual BN against its control, plain BatchNorm in G
 TOY_CONTROLS = (("virtual BN", "BatchNorm G"),)
-SENTENCE_MARKERS = {part: (f"<!-- record:{part} -->", f"<!-- /record:{part} -->") for part in ("toys", "images", "semisup")}
+SENTENCE_MARKERS = sentence_markers("toys", "images", "semisup")
 
 
 def verdict(sa: dict, sb: dict) -> str:
@@ -478,12 +478,11 @@ def _pct(s: dict) -> dict:
     return {"mean": 100 * s["mean"], "std": 100 * s["std"], "values": [100 * v for v in s["values"]]}
 
 
-def write_sentences(notebook, record: dict) -> bool:
-    """Put :func:`record_sentences` between the notebook's markers, for the parts the record has finished
-    (``recorded.parts_done``: a part still being recorded keeps its old sentences); True if it changed."""
+def finished_markers(record: dict) -> dict:
+    """The :data:`SENTENCE_MARKERS` of the parts the record has finished (``recorded.parts_done``): a part still
+    being recorded keeps its old sentences when scripts/record_improved.py --write-notebook rewrites the rest."""
     done = set(record.get("recorded", {}).get("parts_done", []))
-    return write_marked_sentences(notebook, {k: v for k, v in SENTENCE_MARKERS.items() if k in done},
-                                  lambda part: record_sentences(record, part))
+    return {k: v for k, v in SENTENCE_MARKERS.items() if k in done}
 
 
 # ============================================================================ figures

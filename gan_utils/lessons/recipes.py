@@ -36,8 +36,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .records import (P_SUGGESTIVE, P_SUPPORTED, docs_path, fmt_p, fmt_stat, load_json_record, stats,  # noqa: F401
-                      versus_sentence, welch_t_test, write_marked_sentences)
+from .records import (P_SUGGESTIVE, P_SUPPORTED, docs_path, fmt_p, fmt_stat, load_json_record,  # noqa: F401
+                      sentence_markers, stats, versus_sentence, welch_t_test)
 
 # ============================================================================ the Dirac GAN
 DIRAC_METHODS = ("gan", "wgan-gp", "consensus", "r1")
@@ -761,7 +761,7 @@ def run_experiments(data=None, sizes: Optional[dict] = None, only: Optional[str]
 # ============================================================================ the prose quoting the record
 #: pairs the notebook's prose compares: (recipe, what it is compared with)
 FULL_PAIRS = (("hinge+SN", "bce-ns"), ("bce-ns-plain", "bce-ns"), ("bce-ns+R1", "bce-ns-plain"), ("lsgan", "bce-ns-plain"))
-SENTENCE_MARKERS = {part: (f"<!-- record:{part} -->", f"<!-- /record:{part} -->") for part in ("full", "limited")}
+SENTENCE_MARKERS = sentence_markers("full", "limited")
 
 
 def _versus(a: str, b: str, sa: dict, sb: dict, what: str = "FD") -> str:
@@ -812,8 +812,3 @@ def record_sentences(record: dict, part: str) -> str:
     else:
         raise ValueError(f"part={part!r}; use 'full' or 'limited'")
     return "\n".join(out)
-
-
-def write_sentences(notebook, record: dict) -> bool:
-    """Put :func:`record_sentences` between the markers of ``notebook`` (a path); True if it changed."""
-    return write_marked_sentences(notebook, SENTENCE_MARKERS, lambda part: record_sentences(record, part))

@@ -136,6 +136,12 @@ def versus_sentence(label_a: str, label_b: str, sa: dict, sb: dict, what: str, w
     return f"{label_a} vs {label_b}: {what} {word} for {lower} by {abs(d):.{digits}f}, {welch_verdict(sa, sb)}."
 
 
+def sentence_markers(*parts: str) -> dict:
+    """``{part: ("<!-- record:part -->", "<!-- /record:part -->")}``: the comments that enclose, in a notebook's
+    markdown, the sentences generated from its record (:func:`write_marked_sentences`)."""
+    return {part: (f"<!-- record:{part} -->", f"<!-- /record:{part} -->") for part in parts}
+
+
 def write_marked_sentences(notebook, markers: dict, sentences) -> bool:
     """In the markdown cells of ``notebook`` (a path), replace the text between each pair of
     ``markers[part] = (start, end)`` by ``sentences(part)``; True if the file changed. How the

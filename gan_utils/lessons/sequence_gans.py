@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from .. import sequence as S
 from ..loop import run_loop
-from .records import fmt_stat, load_json_record, stats, versus_sentence, write_marked_sentences
+from .records import fmt_stat, load_json_record, sentence_markers, stats, versus_sentence
 
 # ============================================================================ section 1: the toy
 #: the toy's logits and D-weights: five tokens, one of them (index 3) the one D likes most
@@ -395,8 +395,7 @@ def plot_exposure(runs: list, ax=None, title: str = ""):
 
 # ============================================================================ the record and its sentences
 RECORD_NAME = "sequence_gans_record.json"
-SENTENCE_MARKERS = {part: (f"<!-- record:{part} -->", f"<!-- /record:{part} -->")
-                    for part in ("table", "verdict", "curve", "exposure")}
+SENTENCE_MARKERS = sentence_markers("table", "verdict", "curve", "exposure")
 
 
 def load_record(path=None, repo: Optional[str] = None, ref: str = "main") -> dict:
@@ -470,8 +469,3 @@ def record_sentences(record: dict, part: str) -> str:
     else:
         raise ValueError(f"part={part!r}; use one of {sorted(SENTENCE_MARKERS)}")
     return "\n".join(out)
-
-
-def write_sentences(notebook, record: dict) -> bool:
-    """Put :func:`record_sentences` between the markers of ``notebook`` (a path); True if it changed."""
-    return write_marked_sentences(notebook, SENTENCE_MARKERS, lambda part: record_sentences(record, part))

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from ..models import StyleLayer, eval_mode, modulated_conv2d
 from .recipes import encode_u8
-from .records import fmt_stat, load_json_record, stats, versus_sentence, write_marked_sentences
+from .records import fmt_stat, load_json_record, sentence_markers, stats, versus_sentence
 
 
 # ============================================================================ equalised learning rate
@@ -382,7 +382,7 @@ def load_record(path=None, repo: Optional[str] = None, ref: str = "main") -> dic
 
 
 # ============================================================================ the prose quoting the record
-SENTENCE_MARKERS = {part: (f"<!-- record:{part} -->", f"<!-- /record:{part} -->") for part in ("droplet", "ppl", "compare")}
+SENTENCE_MARKERS = sentence_markers("droplet", "ppl", "compare")
 
 
 def _cmp(a: str, b: str, sa: dict, sb: dict, what: str, digits: int = 1) -> str:
@@ -431,8 +431,3 @@ def record_sentences(record: dict, part: str) -> str:
     else:
         raise ValueError(f"part={part!r}; use one of {list(SENTENCE_MARKERS)}")
     return "\n".join(out)
-
-
-def write_sentences(notebook, record: dict) -> bool:
-    """Put :func:`record_sentences` between the markers of ``notebook`` (a path); True if it changed."""
-    return write_marked_sentences(notebook, SENTENCE_MARKERS, lambda part: record_sentences(record, part))
